@@ -1,0 +1,72 @@
+"""Argument checks shared by every public function.
+
+Every check raises ``ValueError`` or ``TypeError`` whose message names the argument,
+shows the value it got, and says what is allowed, so all errors have one shape.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from numbers import Integral, Real
+
+
+def fail(name: str, value: object, allowed: str, exc: type[Exception] = ValueError) -> None:
+    """Raise ``exc`` with the uniform message ``"{name}={value!r} is invalid: {allowed}"``."""
+    raise exc(f"{name}={value!r} is invalid: {allowed}")
+
+
+def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite positive real number.
+
+    Example:
+        >>> positive_float("lr", 0.1)
+        0.1
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        fail(name, value, "expected a real number", TypeError)
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        fail(name, value, "must be a finite number " + (">= 0" if allow_zero else "> 0"))
+    return v
+
+
+def finite_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        fail(name, value, "expected a real number", TypeError)
+    v = float(value)
+    if not math.isfinite(v):
+        fail(name, value, "must be finite")
+    return v
+
+
+def int_in_range(name: str, value: object, lo: int, hi: int) -> int:
+    """Return ``value`` if it is an integer with ``lo <= value <= hi``.
+
+    Example:
+        >>> int_in_range("steps", 200, 1, 100_000)
+        200
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        fail(name, value, f"expected an integer between {lo} and {hi}", TypeError)
+    v = int(value)
+    if not lo <= v <= hi:
+        fail(name, value, f"must be between {lo} and {hi}")
+    return v
+
+
+def one_of(name: str, value: object, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``; otherwise name the closest choices."""
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        fail(name, value, f"{hint}choose one of {', '.join(allowed)}")
+    return value
+
+
+def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The choices closest to ``word``, for 'did you mean' hints."""
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.4)
