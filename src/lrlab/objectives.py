@@ -72,6 +72,7 @@ class Objective:
     _lanes: LaneFn = field(repr=False)
     _batches: Callable[[int], Iterator[Batch]] = field(repr=False)
     _full_batch: Callable[[], Iterator[tuple[Batch, float]]] = field(repr=False)
+    _single: Callable[[torch.Tensor, Batch], torch.Tensor] = field(repr=False)
     param_names: tuple[str, ...] | None = None
     minima: tuple[Minimum, ...] = ()
     sharpness_at_minimum: float | None = None
@@ -109,6 +110,25 @@ class Objective:
         ``batch`` is one item of :meth:`batches`; None means the full data.
         """
         return self._lanes(W, batch)
+
+    def cost(self, w: torch.Tensor, batch: Batch = None) -> torch.Tensor:
+        """The cost at one point ``w (dim,)`` as a differentiable scalar tensor.
+
+        Composable with ``torch.func`` (``grad``, ``jvp``, ``hessian``), which is how curvature
+        is measured. ``batch`` None means the full data.
+
+        Example:
+            >>> f = objective("x**2 + 3*y**2")
+            >>> torch.func.hessian(f.cost)(torch.zeros(2, dtype=torch.float64)).diag().tolist()
+            [2.0, 6.0]
+        """
+        if batch is not None:
+            return self._single(w, batch)
+        total = None
+        for b, weight in self._full_batch():
+            c = weight * self._single(w, b)
+            total = c if total is None else total + c
+        return total
 
     def full_value_and_grad(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-data costs and gradients of the lanes ``W (K, dim)``.
@@ -245,6 +265,7 @@ def _analytic(
         _lanes=_analytic_lanes(fn),
         _batches=_no_data,
         _full_batch=_full_data_once,
+        _single=lambda w, batch=None: fn(w[None])[0],
         param_names=params,
         minima=minima,
         sharpness_at_minimum=sharpness,
@@ -305,7 +326,9 @@ def _as_inputs(x) -> tuple:
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _model_lanes(model: nn.Module, loss_fn: Callable, l2: float, device) -> tuple[LaneFn, torch.Tensor]:
+def _model_lanes(
+    model: nn.Module, loss_fn: Callable, l2: float, device
+) -> tuple[LaneFn, Callable, torch.Tensor]:
     named = _trainable(model)
     names = [n for n, _ in named]
     shapes = [p.shape for _, p in named]
@@ -332,7 +355,7 @@ def _model_lanes(model: nn.Module, loss_fn: Callable, l2: float, device) -> tupl
         grads, values = batched(W.detach(), x, y)
         return values.detach(), grads.detach()
 
-    return lanes, start
+    return lanes, lambda w, batch: single(w, *batch), start
 
 
 def _tensor_data(data, batch_size: int | None, seed: int, device):
@@ -427,7 +450,7 @@ def _from_model(
     _check_model(model)
     l2 = _checks.positive_float("l2", l2, allow_zero=True)
     device = next(p for _, p in _trainable(model)).device
-    lanes, start = _model_lanes(model, loss_fn, l2, device)
+    lanes, single, start = _model_lanes(model, loss_fn, l2, device)
     if start.numel() > MAX_DIM:
         _checks.fail("model", f"{start.numel()} parameters", f"at most {MAX_DIM} are supported")
     if isinstance(data, (tuple, list)) and len(data) == 2:
@@ -447,6 +470,7 @@ def _from_model(
         _lanes=lanes,
         _batches=batches,
         _full_batch=full,
+        _single=single,
         description=description,
         batch_size=batch_size,
         _minimum=minimum,
