@@ -171,7 +171,7 @@ class Objective:
             _checks.fail("start", w, f"expected {self.dim} numbers", TypeError)
         if t.numel() != self.dim:
             names = f" ({', '.join(self.param_names)})" if self.param_names else ""
-            _checks.fail("start", w, f"expected {self.dim} numbers{names}, got {t.numel()}")
+            _checks.fail("start", w, f"expected {self.dim} number{'s' if self.dim != 1 else ''}{names}, got {t.numel()}")
         if not torch.isfinite(t).all():
             _checks.fail("start", w, "every coordinate must be finite")
         return t
@@ -644,3 +644,52 @@ def catalogue_table() -> list[dict]:
         rows.append({"name": n, "kind": "dataset", "dim": dim, "formula": None, "minimum": None,
                      "sharpness": None, "description": p.description})
     return rows
+
+
+_FACTORY = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+def is_factory_path(text: str) -> bool:
+    """Whether ``text`` names user code, ``package.module:function``, rather than an objective.
+
+    Example:
+        >>> is_factory_path("mymodels.cnn:build"), is_factory_path("bowl:kappa=10")
+        (True, False)
+    """
+    base = text.partition(":")[0]
+    return bool(_FACTORY.fullmatch(text)) and base not in catalogue.names() + datasets.names()
+
+
+def from_factory(path: str, **options) -> Objective:
+    """Import ``package.module:function`` and build an objective from what it returns.
+
+    The function takes no arguments and returns ``(model, loss_fn, data)``. The module is
+    imported from the current directory or the installed packages, like ``uvicorn app:app``:
+    this runs the user's own code, by their request.
+
+    Example:
+        >>> from_factory("lrlab.datasets:no_such_function")
+        Traceback (most recent call last):
+        ...
+        ValueError: lrlab.datasets:no_such_function: the module has no function 'no_such_function'
+    """
+    import importlib
+    import sys
+
+    if not is_factory_path(path):
+        _checks.fail("objective", path, "expected package.module:function")
+    module_name, _, func_name = path.partition(":")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"{path}: cannot import {module_name}: {e}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ValueError(f"{path}: the module has no function {func_name!r}")
+    made = func()
+    if not (isinstance(made, tuple) and len(made) == 3):
+        raise ValueError(f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}")
+    model, loss_fn, data = made
+    return objective(model, loss_fn, data, name=path, **options)

@@ -1,0 +1,306 @@
+"""The ``lrlab`` command line: a thin shell over the library.
+
+Every command parses its arguments, calls the same library functions a Python user would,
+and prints either a short human summary or, with ``--json``, exactly one JSON object on
+stdout. Bad input exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="lrlab",
+    help="The learning-rate laboratory: see, diagnose and choose the learning rate.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+class BadInput(Exception):
+    """Input the user can fix: reported in one line, exit status 2."""
+
+
+def _emit_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
+
+
+def _one_line(e: object) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "diverged" if x is not None else "-"
+    return f"{x:.6g}"
+
+
+def _start(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise BadInput(f"--start {text!r}: expected comma-separated numbers, e.g. --start -1.5,2") from None
+    if not all(math.isfinite(v) for v in values):
+        raise BadInput(f"--start {text!r}: every coordinate must be finite")
+    return values
+
+
+def _objective(spec: str):
+    from .objectives import objective, from_factory, is_factory_path
+
+    return from_factory(spec) if is_factory_path(spec) else objective(spec)
+
+
+@contextmanager
+def _progress(label: str, enabled: bool):
+    """A progress bar on a terminal's stderr; nothing when piped or in CI logs."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _save_plot(fig, path: Path) -> None:
+    from .plots import save
+
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise BadInput(f"--plot {path}: the file name must end in .png, .svg or .pdf")
+    save(fig, path)
+    err.print(f"wrote {path}")
+
+
+def _print_diagnosis(d) -> None:
+    out.print(f"regime      {d.regime}  (confidence {d.confidence:.2f})")
+    out.print(f"advice      {d.advice}")
+    for key, value in d.evidence.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        out.print(f"  {key:<22}{shown}")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+StepsOpt = Annotated[int, typer.Option("--steps", help="Gradient steps per run.")]
+StartOpt = Annotated[Optional[str], typer.Option("--start", help="Starting point, comma-separated: -1.5,2")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")]
+ObjArg = Annotated[str, typer.Argument(
+    help="A catalogue name (rosenbrock), a dataset problem (digits-mlp), an expression "
+         "('x**4 - 4*x**2 + x'), or package.module:function returning (model, loss_fn, data).")]
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures and report.")] = Path("lrlab-demo"),
+) -> None:
+    """Draw the learning-rate pictures and a report explaining them, on built-in examples."""
+    from .demo import demo as run_demo
+
+    with _progress("demo", True) as progress:
+        index = run_demo(out_dir, progress=progress)
+    out.print(f"wrote the report {index}")
+    out.print(f"open it with: python -m webbrowser {index.resolve().as_uri()}")
+
+
+@app.command()
+def run(
+    objective: ObjArg,
+    lr: Annotated[float, typer.Option("--lr", help="The learning rate.")],
+    steps: StepsOpt = 200,
+    start: StartOpt = None,
+    schedule: Annotated[Optional[str], typer.Option(
+        "--schedule", help="constant, step:every=50,factor=0.5, exponential:gamma=0.99, cosine, "
+                           "warmup:steps=20, one-cycle")] = None,
+    json_out: JsonOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Run gradient descent with one learning rate and diagnose the run."""
+    from .descent import descend
+    from .schedules import from_text
+
+    f = _objective(objective)
+    sched = from_text(schedule, steps) if schedule else None
+    r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched)
+    if plot is not None:
+        from . import plots
+
+        _save_plot(plots.run_figure(r, f), plot)
+    if json_out:
+        _emit_json(r.to_dict())
+        return
+    d = r.diagnosis
+    out.print(f"objective   {f.name}")
+    out.print(f"lr          {r.lr:g}   steps {r.steps}")
+    out.print(f"cost        {_fmt(float(r.losses[0]))} -> {_fmt(r.final_loss)}"
+              + (f"   (diverged at step {r.diverged_at})" if r.diverged_at is not None else ""))
+    if r.floor is not None:
+        out.print(f"minimum     {_fmt(r.floor)}")
+    _print_diagnosis(d)
+
+
+@app.command()
+def sweep(
+    objective: ObjArg,
+    lr_min: Annotated[float, typer.Option("--lr-min", help="Smallest learning rate.")] = 1e-4,
+    lr_max: Annotated[float, typer.Option("--lr-max", help="Largest learning rate.")] = 1.0,
+    num: Annotated[int, typer.Option("--num", help="How many learning rates, log-spaced.")] = 32,
+    steps: StepsOpt = 200,
+    start: StartOpt = None,
+    json_out: JsonOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Run many learning rates at once (one batched computation) and label each run."""
+    from .descent import lr_grid
+    from .descent import sweep as do_sweep
+
+    f = _objective(objective)
+    grid = lr_grid(lr_min, lr_max, num)
+    with _progress("sweep", True) as progress:
+        sw = do_sweep(f, lrs=grid, steps=steps, start=_start(start), progress=progress)
+    if plot is not None:
+        from . import plots
+
+        _save_plot(plots.landscape(sw), plot)
+    if json_out:
+        _emit_json(sw.to_dict())
+        return
+    table = Table(title=f"{f.name}: {len(grid)} learning rates x {steps} steps")
+    for col in ("lr", "final cost", "regime", "confidence"):
+        table.add_column(col, justify="right" if col != "regime" else "left")
+    for r in sw.runs:
+        mark = " *" if r is sw.best else ""
+        table.add_row(f"{r.lr:.4g}{mark}", _fmt(r.final_loss), r.regime, f"{r.diagnosis.confidence:.2f}")
+    out.print(table)
+    out.print(f"best lr {sw.best_lr:.4g} (final cost {_fmt(sw.best.final_loss)})  * marks it")
+
+
+@app.command()
+def suggest(
+    objective: ObjArg,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="The training budget to be best for.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recommend a learning rate, with the evidence of every method behind it."""
+    from .suggest import suggest as do_suggest
+
+    f = _objective(objective)
+    with _progress("suggest", True) as progress:
+        s = do_suggest(f, steps=steps, progress=progress)
+    if json_out:
+        _emit_json(s.to_dict())
+        return
+    out.print(f"suggested lr  {s.lr:.4g}")
+    out.print(f"ceiling       {s.lr_max:.4g}")
+    for name, m in s.methods.items():
+        out.print(f"  {name:<12}{_fmt(m.get('lr'))}")
+    out.print(("methods agree. " if s.agree else "methods disagree. ") + s.explanation)
+
+
+@app.command()
+def diagnose(
+    file: Annotated[Path, typer.Argument(help="A loss log: CSV, JSON lines, or TensorBoard events.")],
+    column: Annotated[Optional[str], typer.Option("--column", help="Column, key or tag to read.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="The run's learning rate, for concrete advice.")] = None,
+    floor: Annotated[Optional[float], typer.Option("--floor", help="The best reachable loss, if known.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tell which regime a training run was in from its loss log, and what to change."""
+    from .logs import read_log
+    from .regimes import diagnose as do_diagnose
+
+    log = read_log(file, column=column)
+    d = do_diagnose(log.values, floor=floor, lr=lr)
+    if json_out:
+        _emit_json({**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)})
+        return
+    out.print(f"log         {log.source}  (column {log.column}, {len(log.values)} points)")
+    _print_diagnosis(d)
+
+
+@app.command()
+def objectives(json_out: JsonOpt = False) -> None:
+    """List the catalogue functions and dataset problems."""
+    from .objectives import catalogue_table
+
+    rows = catalogue_table()
+    if json_out:
+        _emit_json({"objectives": rows})
+        return
+    table = Table(title="objectives (or type any expression, e.g. 'x**4 - 4*x**2 + x')")
+    for col in ("name", "kind", "dim", "minimum", "sharpness", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["kind"], str(r["dim"]), _fmt(r["minimum"]),
+                      _fmt(r["sharpness"]), r["description"])
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Open the web lab: a local page to watch gradient descent with any learning rate."""
+    from .web.app import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"serving on {host}: anyone who can reach this address can use the lab")
+    out.print(f"lrlab web lab on http://{host}:{port}/  (Ctrl+C to stop)")
+    run_server(host=host, port=port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lrlab`` console script; returns the exit status.
+
+    Example:
+        >>> main(["run", "parabola", "--lr", "0.5", "--steps", "5", "--json"])  # doctest: +ELLIPSIS
+        {"objective": ...
+        0
+    """
+    import os
+
+    try:
+        app(args=argv, standalone_mode=False, prog_name="lrlab")
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        err.print("lrlab: aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("lrlab: interrupted")
+        return 130
+    except (BadInput, ValueError, TypeError, OSError) as e:
+        err.print(f"lrlab: error: {_one_line(e)}")
+        return 2
+    except Exception as e:
+        if hasattr(e, "format_message"):  # a usage error found while parsing the arguments
+            err.print(f"lrlab: error: {_one_line(e.format_message())}")
+            return 2
+        if os.environ.get("LRLAB_DEBUG"):
+            raise
+        err.print(f"lrlab: internal error: {type(e).__name__}: {_one_line(e)} "
+                  "(set LRLAB_DEBUG=1 to see the traceback)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The descent engine against independent oracles: closed forms and plain torch.optim.SGD."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lrlab
+from lrlab import datasets
+from lrlab.descent import RETIRE_GROWTH
+
+
+def sgd_oracle(model, loss_fn, batches, lr, steps, full, weight_decay=0.0):
+    """A plain torch.optim.SGD loop: the losses it sees and its final parameters."""
+    model = copy.deepcopy(model)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses = []
+    for _, (x, y) in zip(range(steps), batches):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        penalty = 0.5 * weight_decay * sum(p.pow(2).sum() for p in model.parameters())
+        losses.append((loss + penalty).item())
+        loss.backward()
+        opt.step()
+    x, y = full
+    with torch.no_grad():
+        penalty = 0.5 * weight_decay * sum(p.pow(2).sum() for p in model.parameters())
+        losses.append((loss_fn(model(x), y) + penalty).item())
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    return np.array(losses), flat
+
+
+@pytest.mark.parametrize("steps", [1, 7])
+def test_quadratic_closed_form(steps):
+    # f = L/2 x^2 from x0: x_n = (1 - lr L)^n x0 exactly.
+    L, x0 = 4.0, 1.5
+    lrs = [0.01, 0.1, 0.25, 0.45, 0.49]
+    sw = lrlab.sweep(f"{L / 2}*x**2", lrs=lrs, steps=steps, start=[x0], keep_params=True)
+    for lr, run in zip(lrs, sw.runs):
+        n = np.arange(steps + 1)
+        xs = (1 - lr * L) ** n * x0
+        np.testing.assert_allclose(run.params[:, 0], xs, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(run.losses, L / 2 * xs**2, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(run.grad_norms, np.abs(L * xs), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(run.step_sizes, np.abs(np.diff(xs)), rtol=1e-10, atol=1e-300)
+
+
+def test_step_length_equals_parameter_change():
+    run = lrlab.descend("rosenbrock", lr=1e-3, steps=50)
+    moved = np.linalg.norm(np.diff(run.params, axis=0), axis=1)
+    np.testing.assert_allclose(run.step_sizes, moved, rtol=1e-9)
+
+
+def test_sweep_lanes_equal_single_runs_on_analytic():
+    lrs = lrlab.lr_grid(1e-4, 2e-3, 5)
+    sw = lrlab.sweep("rosenbrock", lrs=lrs, steps=100)
+    for lr, run in zip(lrs, sw.runs):
+        single = lrlab.descend("rosenbrock", lr=lr, steps=100)
+        np.testing.assert_array_equal(run.losses, single.losses)
+
+
+@pytest.mark.parametrize("name", ["cancer-logistic", "digits-mlp"])
+def test_dataset_sweep_equals_plain_sgd(name):
+    model, loss_fn, (X, y), problem = datasets.build(name)
+    f = lrlab.objective(name)
+    lrs = [0.01, 0.3, 3.0]
+    steps = 25
+    sw = lrlab.sweep(f, lrs=lrs, steps=steps)
+    for lr, run in zip(lrs, sw.runs):
+        batches = [(X, y)] * steps
+        ref, _ = sgd_oracle(model, loss_fn, batches, lr, steps, (X, y), problem.l2)
+        np.testing.assert_allclose(run.losses, ref, rtol=2e-5, atol=1e-6)
+
+
+def test_minibatch_lanes_see_same_batches_and_match_sgd():
+    f = lrlab.objective("diabetes-linear", batch_size=32, seed=3)
+    model, loss_fn, (X, y), _ = datasets.build("diabetes-linear", seed=3)
+    steps = 40
+    batches = list(f.batches(steps))
+    assert len(batches) == steps
+    # The same seed gives the same batches again, so every sweep lane sees the same data.
+    again = list(f.batches(steps))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
+    lrs = [0.003, 0.03, 0.3]
+    sw = lrlab.sweep(f, lrs=lrs, steps=steps)
+    for lr, run in zip(lrs, sw.runs):
+        ref, _ = sgd_oracle(model, loss_fn, batches, lr, steps, (X, y))
+        np.testing.assert_allclose(run.losses, ref, rtol=2e-5, atol=1e-6)
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 8)
+        self.b = nn.Linear(8, 2)
+        self.register_buffer("scale", torch.tensor(0.5))
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x))) * self.scale
+
+
+def test_user_module_sweep_equals_plain_sgd_and_leaves_model_alone():
+    torch.manual_seed(0)
+    model = TwoLayer()
+    X = torch.randn(64, 3)
+    y = torch.randint(0, 2, (64,))
+    loss_fn = nn.CrossEntropyLoss()
+    before = copy.deepcopy(model.state_dict())
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16)
+    f = lrlab.objective(model, loss_fn, loader)
+    lrs = [0.01, 0.1, 1.0]
+    steps = 12
+    sw = lrlab.sweep(f, lrs=lrs, steps=steps)
+    cycled = [b for _ in range(3) for b in loader][:steps]
+    for lr, run in zip(lrs, sw.runs):
+        ref, _ = sgd_oracle(model, loss_fn, cycled, lr, steps, (X, y))
+        # The last entry is the full-data cost: the loader's batch-size-weighted mean.
+        np.testing.assert_allclose(run.losses, ref, rtol=2e-5, atol=1e-6)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_diverging_lane_is_retired_and_others_unaffected():
+    lrs = [0.1, 0.9, 5.0, float(1 / 2)]
+    sw = lrlab.sweep("parabola", lrs=lrs, steps=300)  # L = 2: diverges iff lr > 1
+    diverged = sw.runs[2]
+    assert diverged.diverged_at is not None and diverged.diverged_at < 300
+    assert math.isinf(diverged.final_loss)
+    assert len(diverged.losses) == diverged.diverged_at + 1
+    assert diverged.losses[-1] > RETIRE_GROWTH * diverged.losses[0] or not np.isfinite(diverged.losses[-1])
+    alone = lrlab.descend("parabola", lr=0.1, steps=300)
+    np.testing.assert_array_equal(sw.runs[0].losses, alone.losses)
+    assert sw.best.lr == 0.5
+    assert all(len(r.losses) == 301 for r in (sw.runs[0], sw.runs[1], sw.runs[3]))
+
+
+def test_nan_lane_is_retired():
+    sw = lrlab.sweep("sqrt(x)", lrs=[0.1, 100.0], steps=50, start=[1.0])
+    assert sw.runs[1].diverged_at is not None
+    assert sw.runs[0].diverged_at is None or sw.runs[0].diverged_at > 0
+
+
+def test_schedule_applies_per_step():
+    sched = lrlab.schedules.step_decay(2, 0.5)
+    run = lrlab.descend("x**2", lr=0.1, steps=6, start=[1.0], schedule=sched)
+    np.testing.assert_allclose(run.lrs, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+    x = 1.0
+    for lr in run.lrs:
+        x -= lr * 2 * x
+    assert run.params[-1, 0] == pytest.approx(x, rel=1e-12)
+
+
+def test_analytic_is_float64_and_models_keep_dtype():
+    assert lrlab.objective("rosenbrock").dtype == torch.float64
+    assert lrlab.objective("x*y + x**2 + y**2").dtype == torch.float64
+    assert lrlab.objective("digits-mlp").dtype == torch.float32
+    assert lrlab.objective("digits-mlp", dtype=torch.float64).dtype == torch.float64
+
+
+def test_lr_grid():
+    g = lrlab.lr_grid(1e-4, 1.0, 5)
+    np.testing.assert_allclose(g, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    assert g[0] == 1e-4 and g[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lrlab.descend("parabola", lr=0.0), "lr=0.0"),
+        (lambda: lrlab.descend("parabola", lr=float("nan")), "finite"),
+        (lambda: lrlab.descend("parabola", lr=-1), "> 0"),
+        (lambda: lrlab.descend("parabola", lr=0.1, steps=0), "steps=0"),
+        (lambda: lrlab.descend("parabola", lr=0.1, steps=10**9), "steps"),
+        (lambda: lrlab.descend("rosenbrock", lr=0.1, start=[1.0]), "expected 2 numbers"),
+        (lambda: lrlab.descend("rosenbrock", lr=0.1, start=[1.0, float("inf")]), "finite"),
+        (lambda: lrlab.sweep("parabola", lrs=[]), "between 1 and"),
+        (lambda: lrlab.sweep("parabola", lrs=[0.1, -0.2]), "-0.2"),
+        (lambda: lrlab.sweep("rosenbrock", lrs=np.full(500_000, 1e-3), steps=100_000), "GiB"),
+        (lambda: lrlab.lr_grid(1.0, 0.1, 4), "greater than"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_bad_types():
+    with pytest.raises(TypeError):
+        lrlab.descend("parabola", lr="0.1")
+    with pytest.raises(TypeError):
+        lrlab.sweep("parabola", lrs="0.1,0.2")

@@ -1,0 +1,119 @@
+"""Objectives: names, expressions, dataset problems and user models behind one interface."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lrlab
+from lrlab import datasets
+
+
+def test_expression_objective():
+    f = lrlab.objective("x**4 - 4*x**2 + x")
+    assert f.kind == "expression" and f.param_names == ("x",) and f.dim == 1
+    assert f.loss([1.0]) == pytest.approx(-2.0)
+    values, grads = f.value_and_grad(torch.tensor([[1.0], [2.0]], dtype=torch.float64))
+    np.testing.assert_allclose(values, [-2.0, 2.0])
+    np.testing.assert_allclose(grads[:, 0], [4 - 8 + 1, 32 - 16 + 1])
+
+
+def test_catalogue_objective_carries_facts():
+    f = lrlab.objective("bowl:kappa=50")
+    assert f.kind == "catalogue" and f.sharpness_at_minimum == pytest.approx(50)
+    assert f.minimum == 0.0 and f.box is not None
+
+
+@pytest.mark.parametrize("name", ["rosenbrok", "digits-mpl", "parabol:L=2", "foo"])
+def test_unknown_names_suggest_close_ones(name):
+    with pytest.raises(ValueError, match="unknown objective"):
+        lrlab.objective(name)
+
+
+def test_close_name_hint():
+    with pytest.raises(ValueError, match="did you mean rosenbrock"):
+        lrlab.objective("rosenbrok")
+    with pytest.raises(ValueError, match="digits-mlp"):
+        lrlab.objective("digits-mpl")
+
+
+def test_dashed_expression_is_still_an_expression():
+    assert lrlab.objective("x-y*y").param_names == ("x", "y")
+
+
+@pytest.mark.parametrize("name,dim", [("diabetes-linear", 11), ("cancer-logistic", 31),
+                                      ("digits-softmax", 650), ("digits-mlp", 4810)])
+def test_dataset_problems(name, dim):
+    f = lrlab.objective(name)
+    assert f.kind == "dataset" and f.dim == dim and f.dtype == torch.float32
+    assert np.isfinite(f.loss(f.start))
+
+
+def test_least_squares_minimum_is_the_closed_form():
+    _, _, (X, y), _ = datasets.build("diabetes-linear", dtype=torch.float64)
+    A = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
+    w = torch.linalg.lstsq(A, y).solution
+    closed = float(((A @ w - y) ** 2).mean())
+    assert lrlab.objective("diabetes-linear").minimum == pytest.approx(closed, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["cancer-logistic", "digits-softmax"])
+def test_known_minima_match_newton(name):
+    datasets.newton_minimum.cache_clear()
+    assert datasets.KNOWN_MINIMA[name] == pytest.approx(datasets.newton_minimum(name), rel=1e-9)
+
+
+def test_minibatch_option_in_name():
+    f = lrlab.objective("digits-mlp:batch_size=64,seed=2")
+    assert f.batch_size == 64 and f.stochastic
+    x, y = next(f.batches(1))
+    assert x.shape == (64, 64)
+
+
+def test_user_model_from_tensors_and_checks():
+    model = nn.Linear(3, 1)
+    X, y = torch.randn(20, 3), torch.randn(20, 1)
+    f = lrlab.objective(model, nn.MSELoss(), (X, y))
+    assert f.kind == "model" and f.dim == 4
+    with pytest.raises(ValueError, match="scalar"):
+        lrlab.objective(model, nn.MSELoss(reduction="none"), (X, y))
+    frozen = nn.Linear(3, 1).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        lrlab.objective(frozen, nn.MSELoss(), (X, y))
+    with pytest.raises(ValueError, match="same, non-zero number of rows"):
+        lrlab.objective(model, nn.MSELoss(), (X, y[:5]))
+    with pytest.raises(TypeError):
+        lrlab.objective(model, nn.MSELoss(), "data")
+    with pytest.raises(TypeError):
+        lrlab.objective(42)
+    bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="batch-norm"):
+        lrlab.objective(bn, nn.MSELoss(), (X, y))
+    lrlab.objective(bn.eval(), nn.MSELoss(), (X, y))
+
+
+def test_cost_is_differentiable_with_torch_func():
+    f = lrlab.objective("x**2 + 3*y**2 + x*y")
+    H = torch.func.hessian(f.cost)(torch.zeros(2, dtype=torch.float64))
+    np.testing.assert_allclose(H, [[2, 1], [1, 6]])
+
+
+def test_factory_path(tmp_path, monkeypatch):
+    (tmp_path / "mymodels.py").write_text(
+        "import torch\n"
+        "def build():\n"
+        "    torch.manual_seed(0)\n"
+        "    X = torch.randn(30, 2); y = X @ torch.tensor([[1.0], [-2.0]])\n"
+        "    return torch.nn.Linear(2, 1), torch.nn.MSELoss(), (X, y)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from lrlab.objectives import from_factory, is_factory_path
+
+    assert is_factory_path("mymodels:build") and not is_factory_path("bowl:kappa=3")
+    f = from_factory("mymodels:build")
+    assert f.dim == 3
+    with pytest.raises(ValueError, match="no function"):
+        from_factory("mymodels:nothing")
+    with pytest.raises(ValueError, match="cannot import"):
+        from_factory("no_such_module_here:build")
