@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from . import _checks, catalogue, datasets, expr
+from . import _checks, catalogue, datasets, expr, stacked
 from .catalogue import Minimum
 
 __all__ = ["Objective", "objective", "catalogue_table", "MAX_DIM"]
@@ -350,7 +350,14 @@ def _model_lanes(
         torch.func.grad_and_value(single), in_dims=(0, None, None), randomness="same"
     )
 
+    fast = stacked.stacked_lanes(model, loss_fn, l2)
+
     def lanes(W: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        if fast is not None:
+            try:
+                return fast(W, batch)
+            except stacked.Unsupported:
+                pass
         x, y = batch
         grads, values = batched(W.detach(), x, y)
         return values.detach(), grads.detach()
