@@ -4,7 +4,7 @@ A sweep evaluates ``K`` copies of one model that differ only in their weights. F
 common case of a plain stack of ``nn.Linear`` layers and elementwise activations with a
 standard loss, this module computes all ``K`` forward and backward passes with the lanes
 folded into the matrix products: the first layer, whose input is shared by every lane, is a
-single ``(N, d) @ (d, K*h)`` product, and later layers are one batched product each. Other
+single ``(K*h, d) @ (d, N)`` product, and later layers are one batched product each. Other
 models go through ``torch.func.vmap`` instead; both give the same numbers.
 """
 
@@ -38,26 +38,26 @@ def _layers(model: nn.Module) -> list[nn.Module] | None:
 
 
 def _lane_loss(loss_fn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
-    """``(out (N, K, C), y) -> (K,)``: the loss of every lane, or None if not supported."""
+    """``(out (K, C, N), y) -> (K,)``: the loss of every lane, or None if not supported."""
     if getattr(loss_fn, "reduction", None) != "mean":
         return None
     if type(loss_fn) is nn.MSELoss:
-        return lambda out, y: (out - y.reshape(y.shape[0], 1, -1)).pow(2).mean(dim=(0, 2))
+        return lambda out, y: (out - y.reshape(y.shape[0], -1).T).pow(2).mean(dim=(1, 2))
     if type(loss_fn) is nn.BCEWithLogitsLoss and loss_fn.weight is None and loss_fn.pos_weight is None:
         def bce(out, y):
-            target = y.reshape(y.shape[0], 1, -1).expand_as(out)
-            return F.binary_cross_entropy_with_logits(out, target, reduction="none").mean(dim=(0, 2))
+            target = y.reshape(y.shape[0], -1).T.expand_as(out)
+            return F.binary_cross_entropy_with_logits(out, target, reduction="none").mean(dim=(1, 2))
         return bce
     if (type(loss_fn) is nn.CrossEntropyLoss and loss_fn.weight is None
             and loss_fn.label_smoothing == 0.0):
         ignore = loss_fn.ignore_index
 
         def ce(out, y):
-            if y.dtype != torch.long or bool((y == ignore).any()):
+            if y.dtype != torch.long or y.dim() != 1 or bool((y == ignore).any()):
                 raise Unsupported
-            # cross_entropy takes (N, C, K) with targets (N, K): no copy of the logits.
-            target = y[:, None].expand(y.shape[0], out.shape[1])
-            return F.cross_entropy(out.transpose(1, 2), target, reduction="none").mean(dim=0)
+            # (K, C, N) reads as cross_entropy's (batch, C, d1) with targets (K, N).
+            target = y[None].expand(out.shape[0], y.shape[0])
+            return F.cross_entropy(out, target, reduction="none").mean(dim=1)
         return ce
     return None
 
@@ -101,7 +101,9 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         with torch.enable_grad():
             Wg = W.detach().requires_grad_(True)
             offset = 0
-            a = x  # (N, d), shared by every lane until the first layer
+            # Activations are laid out (K, features, N): every product below then reads and
+            # writes contiguous memory, which is what makes the batched products fast.
+            a = x.T  # (d, N), shared by every lane until the first layer
             for m in layers:
                 if not isinstance(m, nn.Linear):
                     a = m(a)
@@ -109,13 +111,17 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                 o, i = m.out_features, m.in_features
                 w = Wg[:, offset : offset + o * i].view(K, o, i)
                 offset += o * i
-                if a.dim() == 2:
-                    a = (a @ w.reshape(K * o, i).T).view(a.shape[0], K, o)
-                else:
-                    a = torch.bmm(a.transpose(0, 1), w.transpose(1, 2)).transpose(0, 1)
+                b = None
                 if m.bias is not None:
-                    a = a + Wg[:, offset : offset + o]
+                    b = Wg[:, offset : offset + o, None]
                     offset += o
+                # The bias rides along inside the product (addmm/baddbmm): one pass less.
+                if a.dim() == 2:
+                    flat = w.reshape(K * o, i)
+                    a = (flat @ a if b is None else torch.addmm(b.reshape(K * o, 1), flat, a))
+                    a = a.view(K, o, -1)
+                else:
+                    a = torch.bmm(w, a) if b is None else torch.baddbmm(b, w, a)
             costs = lane_loss(a, y)
             if l2:
                 costs = costs + 0.5 * l2 * Wg.pow(2).sum(dim=1)
