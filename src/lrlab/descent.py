@@ -152,20 +152,29 @@ class Sweep:
     objective: str
     steps: int
     lrs: np.ndarray
-    runs: list[Run]
     floor: float | None
+    _lanes: _Lanes = field(repr=False)
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """One :class:`Run` per learning rate, built on first use (a sweep of 100,000
+        learning rates need not make 100,000 objects unless asked)."""
+        return _runs(self.objective, self.lrs, self.steps, self._lanes, self.floor)
+
+    @property
+    def best_index(self) -> int:
+        """The index of the run with the lowest final cost (diverged runs never win)."""
+        return int(np.argmin(self.final_losses))
 
     @property
     def best(self) -> Run:
         """The run with the lowest final cost (diverged runs never win)."""
-        finals = np.array([r.final_loss for r in self.runs], dtype=float)
-        finals[~np.isfinite(finals)] = np.inf
-        return self.runs[int(np.argmin(finals))]
+        return self.runs[self.best_index]
 
     @property
     def best_lr(self) -> float:
         """The learning rate of :attr:`best`."""
-        return self.best.lr
+        return float(self.lrs[self.best_index])
 
     @property
     def diagnoses(self) -> list:
@@ -175,7 +184,7 @@ class Sweep:
     @property
     def final_losses(self) -> np.ndarray:
         """Final full-data cost per learning rate (inf for diverged runs)."""
-        return np.array([r.final_loss for r in self.runs], dtype=float)
+        return self._lanes.final
 
     def to_dict(self, *, with_curves: bool = False) -> dict:
         """A JSON-ready record: ``objective, steps, runs[{lr, final_loss, regime}], best_lr``.
@@ -345,7 +354,7 @@ def _prepare(f, lrs, steps, start, keep_params) -> tuple[Objective, np.ndarray, 
     return f, lrs, steps, w0, bool(keep_params)
 
 
-def _runs(f: Objective, lrs: np.ndarray, steps: int, out: _Lanes, floor: float | None) -> list[Run]:
+def _runs(name: str, lrs: np.ndarray, steps: int, out: _Lanes, floor: float | None) -> list[Run]:
     runs = []
     for k, lr in enumerate(lrs):
         stop = out.diverged_at[k]
@@ -354,7 +363,7 @@ def _runs(f: Objective, lrs: np.ndarray, steps: int, out: _Lanes, floor: float |
         gn = out.grad_norms[k, : n + 1]
         step_lrs = lr * out.lr_factors[:n]
         runs.append(Run(
-            objective=f.name, lr=float(lr), steps=steps, losses=losses, grad_norms=gn,
+            objective=name, lr=float(lr), steps=steps, losses=losses, grad_norms=gn,
             step_sizes=step_lrs * gn[:n], lrs=step_lrs,
             params=out.params[k, : n + 1] if out.params is not None else None,
             final_loss=float(out.final[k]), diverged_at=None if stop < 0 else int(stop), floor=floor,
@@ -399,7 +408,7 @@ def descend(
         keep_params = True
     f, lrs, steps, w0, keep = _prepare(f, [lr], steps, start, keep_params)
     out = _engine(f, lrs, steps, w0, schedule, keep, None)
-    run = _runs(f, lrs, steps, out, f.minimum)[0]
+    run = _runs(f.name, lrs, steps, out, f.minimum)[0]
     if track_sharpness is not None:
         from .curvature import sharpness
 
@@ -449,5 +458,4 @@ def sweep(
     known = f.minimum
     if known is not None:
         floor = known if floor is None else max(floor, known)
-    return Sweep(objective=f.name, steps=steps, lrs=lrs, runs=_runs(f, lrs, steps, out, floor),
-                 floor=floor)
+    return Sweep(objective=f.name, steps=steps, lrs=lrs, floor=floor, _lanes=out)
