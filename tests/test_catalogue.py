@@ -237,7 +237,7 @@ def test_get_rejects_a_non_string():
 
 def test_options_change_the_facts():
     p = get("parabola:L=4")
-    assert (p.name, p.sharpness, p.formula) == ("parabola:L=4", 4.0, "4/2*x**2")
+    assert (p.name, p.sharpness, p.formula) == ("parabola:L=4", 4.0, "2*x**2")
     assert _value(p, [1.5]) == pytest.approx(4 / 2 * 1.5**2)
     b = get("bowl:kappa=100")
     assert (b.name, b.sharpness) == ("bowl:kappa=100", 100.0)

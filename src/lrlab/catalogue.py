@@ -247,7 +247,7 @@ def _build_parabola(*, L: float) -> Entry:
             "The one-dimensional quadratic L/2*x**2, where every step multiplies x by (1 - lr*L): "
             "gradient descent creeps for small lr, oscillates above 1/L and diverges above 2/L."
         ),
-        formula=f"{_num(L)}/2*x**2",
+        formula="x**2" if L == 2 else f"{_num(L / 2)}*x**2",
         params=("x",),
         fn=fn,
         start=(1.0,),

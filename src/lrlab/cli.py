@@ -178,7 +178,7 @@ def sweep(
     if plot is not None:
         from . import plots
 
-        _save_plot(plots.landscape(sw), plot)
+        _save_plot(plots.landscape(sw, f=f), plot)
     if json_out:
         _emit_json(sw.to_dict())
         return

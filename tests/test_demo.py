@@ -1,0 +1,76 @@
+"""`lrlab demo`: the pictures and a self-contained report, in well under a minute."""
+
+import re
+import time
+
+import pytest
+
+import lrlab
+from lrlab.demo import demo
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    calls = []
+    began = time.perf_counter()
+    index = demo(out, progress=lambda done, total: calls.append((done, total)))
+    seconds = time.perf_counter() - began
+    print(f"\nlrlab demo took {seconds:.1f} s")
+    return index, index.read_text(encoding="utf-8"), calls, seconds
+
+
+def test_demo_writes_the_report_and_every_picture(report):
+    index, html, _, _ = report
+    assert index.name == "index.html" and index.is_file()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) >= 9
+    names = {
+        "path.png", "three_panels.png", "cost_curves.png", "step_lengths.png", "small_hill.png",
+        "contour_paths.png", "landscape.png", "compute_price.png", "sharpness.png",
+    }
+    assert names <= set(images)
+    for name in images:
+        assert "/" not in name and ":" not in name, "images are referenced relatively"
+        data = (index.parent / name).read_bytes()
+        assert data[:8] == PNG_MAGIC, name
+
+
+def test_demo_report_is_self_contained(report):
+    _, html, _, _ = report
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "external resource"
+    assert "@import" not in html and "url(" not in html
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+
+
+def test_demo_report_explains_every_regime_with_numbers(report):
+    _, html, _, _ = report
+    for regime in lrlab.REGIMES:
+        assert f"<code>{regime}</code>" in html, regime
+    # Numbers measured in the run, next to the theory they check.
+    assert "2/L = 2" in html
+    assert re.search(r"α = 1/L = 1 needs 1\b", html)
+    assert re.search(r"the largest rate that did not diverge was α = 1\.\d+", html)
+    # The regime table of the sweep.
+    assert "<th>regime</th>" in html and "all 60 runs" in html
+
+
+def test_demo_reports_progress_and_is_quick(report):
+    _, _, calls, seconds = report
+    assert calls and calls[-1][0] == calls[-1][1]
+    assert [d for d, _ in calls] == list(range(1, len(calls) + 1))
+    assert seconds < 120
+
+
+def test_demo_bad_out_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        demo(blocker)
+    with pytest.raises(TypeError, match="out_dir"):
+        demo(3)
+    with pytest.raises(TypeError, match="progress"):
+        demo(tmp_path / "x", progress="yes")
