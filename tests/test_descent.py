@@ -192,3 +192,15 @@ def test_bad_types():
         lrlab.descend("parabola", lr="0.1")
     with pytest.raises(TypeError):
         lrlab.sweep("parabola", lrs="0.1,0.2")
+
+
+def test_sparse_divergence_checks_record_the_same(monkeypatch):
+    # GPUs check for divergence every few steps; the record must not depend on it.
+    lrs = lrlab.lr_grid(1e-4, 5e-2, 40)
+    every_step = lrlab.sweep("rosenbrock", lrs=lrs, steps=120)
+    monkeypatch.setattr("lrlab.descent._check_interval", lambda device: 7)
+    sparse = lrlab.sweep("rosenbrock", lrs=lrs, steps=120)
+    assert any(r.diverged_at is not None for r in every_step.runs)
+    for a, b in zip(every_step.runs, sparse.runs):
+        assert a.diverged_at == b.diverged_at
+        np.testing.assert_array_equal(a.losses, b.losses)

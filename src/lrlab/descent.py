@@ -263,6 +263,11 @@ class _Lanes:
     final: np.ndarray  # (K,) full-data cost at the last point
 
 
+def _check_interval(device: torch.device) -> int:
+    """Steps between divergence checks: each check synchronises a GPU with the host."""
+    return 1 if device.type == "cpu" else 16
+
+
 def _engine(
     f: Objective,
     lrs: np.ndarray,
@@ -282,8 +287,7 @@ def _engine(
     params = torch.full((steps + 1, K, dim), float("nan"), **nan) if keep_params else None
     active: torch.Tensor | None = None  # None while every lane is still running
     diverged_at = np.full(K, -1)
-    # Checking for divergence synchronises a GPU with the host; there it is done less often.
-    check_every = 1 if f.device.type == "cpu" else 16
+    check_every = _check_interval(f.device)
     factors = np.ones(steps)
     stream = f.batches(steps)
     report_every = max(1, steps // 200)
@@ -297,7 +301,8 @@ def _engine(
             params[t, rows] = W
         return gn
 
-    L0 = threshold = None
+    threshold = None
+    checked = -1  # the last step checked for divergence
     for t in range(steps):
         L, G = f.value_and_grad(W, next(stream))
         gn = record(t, L, G)
@@ -309,11 +314,18 @@ def _engine(
             if bool(bad.any()):
                 keep = ~bad
                 lanes = torch.arange(K, device=f.device) if active is None else active
-                diverged_at[lanes[bad].cpu().numpy()] = t
+                # Find the step each lane first went bad since the last check, so that the
+                # record is the same whether checks run every step (CPU) or less often (GPU).
+                rows = slice(checked + 1, t + 1)
+                ok = (losses[rows][:, lanes[bad]] <= threshold[bad]) & torch.isfinite(
+                    gnorms[rows][:, lanes[bad]])
+                first = (~ok).to(torch.uint8).argmax(dim=0) + checked + 1
+                diverged_at[lanes[bad].cpu().numpy()] = first.cpu().numpy()
                 active, W, G = lanes[keep], W[keep], G[keep]
                 lr_col, threshold = lr_col[keep], threshold[keep]
                 if active.numel() == 0:
                     break
+            checked = t
         factor = 1.0 if schedule is None else float(schedule(t))
         factors[t] = factor
         W = torch.addcmul(W, lr_col, G, value=-factor)
