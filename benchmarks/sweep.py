@@ -96,8 +96,8 @@ def main() -> None:
     results = {}
     for name, target in (("cancer-logistic", 10), ("digits-mlp", 4)):
         batched(name, lrs[:2], 2)  # warm-up
-        seq = best_of(lambda: sequential_sgd(name, lrs, steps), 1)
-        bat = best_of(lambda: batched(name, lrs, steps), 2)
+        seq = best_of(lambda name=name: sequential_sgd(name, lrs, steps), 1)
+        bat = best_of(lambda name=name: batched(name, lrs, steps), 2)
         results[name] = bat
         print(f"{name:<18}{seq:>14.3f}{bat:>12.3f}{seq / bat:>9.1f}x{target:>7}x")
 

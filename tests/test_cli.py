@@ -16,7 +16,7 @@ def run_cli(capsys, *args):
 
 
 def test_run_json_contract(capsys):
-    code, out, err = run_cli(capsys, "run", "parabola", "--lr", "0.5", "--steps", "20", "--json")
+    code, out, _ = run_cli(capsys, "run", "parabola", "--lr", "0.5", "--steps", "20", "--json")
     assert code == 0
     data = json.loads(out)  # exactly one JSON object on stdout
     for key in ("objective", "lr", "steps", "losses", "final_loss", "regime", "diagnosis"):
@@ -94,12 +94,12 @@ def test_bad_input_exits_2_with_one_line(capsys, args, needle):
 def test_console_script_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "lrlab.cli", "run", "booth", "--lr", "0.05", "--steps", "30", "--json"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["objective"].startswith("booth")
     bad = subprocess.run(
         [sys.executable, "-m", "lrlab.cli", "run", "booth", "--lr", "0"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

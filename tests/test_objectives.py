@@ -66,7 +66,7 @@ def test_known_minima_match_newton(name):
 def test_minibatch_option_in_name():
     f = lrlab.objective("digits-mlp:batch_size=64,seed=2")
     assert f.batch_size == 64 and f.stochastic
-    x, y = next(f.batches(1))
+    x, _ = next(f.batches(1))
     assert x.shape == (64, 64)
 
 

@@ -1,5 +1,6 @@
 """Schedules are pure functions of the step with the documented closed forms."""
 
+import itertools
 import math
 
 import pytest
@@ -26,8 +27,8 @@ def test_one_cycle_shape():
     assert values[0] == pytest.approx(0.1)
     assert max(values) == pytest.approx(1.0) and values.index(max(values)) == 25
     assert values[-1] == pytest.approx(1 / 1000)
-    assert all(a <= b for a, b in zip(values[:25], values[1:26]))
-    assert all(a >= b for a, b in zip(values[25:], values[26:]))
+    assert all(a <= b for a, b in itertools.pairwise(values[:26]))
+    assert all(a >= b for a, b in itertools.pairwise(values[25:]))
 
 
 def test_pure_functions_of_the_step():

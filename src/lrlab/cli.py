@@ -12,7 +12,7 @@ import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -62,7 +62,7 @@ def _start(text: str | None) -> list[float] | None:
 
 
 def _objective(spec: str):
-    from .objectives import objective, from_factory, is_factory_path
+    from .objectives import from_factory, is_factory_path, objective
 
     return from_factory(spec) if is_factory_path(spec) else objective(spec)
 
@@ -100,8 +100,8 @@ def _print_diagnosis(d) -> None:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Gradient steps per run.")]
-StartOpt = Annotated[Optional[str], typer.Option("--start", help="Starting point, comma-separated: -1.5,2")]
-PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="Starting point, comma-separated: -1.5,2")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")]
 ObjArg = Annotated[str, typer.Argument(
     help="A catalogue name (rosenbrock), a dataset problem (digits-mlp), an expression "
          "('x**4 - 4*x**2 + x'), or package.module:function returning (model, loss_fn, data).")]
@@ -126,7 +126,7 @@ def run(
     lr: Annotated[float, typer.Option("--lr", help="The learning rate.")],
     steps: StepsOpt = 200,
     start: StartOpt = None,
-    schedule: Annotated[Optional[str], typer.Option(
+    schedule: Annotated[str | None, typer.Option(
         "--schedule", help="constant, step:every=50,factor=0.5, exponential:gamma=0.99, cosine, "
                            "warmup:steps=20, one-cycle")] = None,
     json_out: JsonOpt = False,
@@ -195,7 +195,7 @@ def sweep(
 @app.command()
 def suggest(
     objective: ObjArg,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="The training budget to be best for.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="The training budget to be best for.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Recommend a learning rate, with the evidence of every method behind it."""
@@ -217,9 +217,9 @@ def suggest(
 @app.command()
 def diagnose(
     file: Annotated[Path, typer.Argument(help="A loss log: CSV, JSON lines, or TensorBoard events.")],
-    column: Annotated[Optional[str], typer.Option("--column", help="Column, key or tag to read.")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="The run's learning rate, for concrete advice.")] = None,
-    floor: Annotated[Optional[float], typer.Option("--floor", help="The best reachable loss, if known.")] = None,
+    column: Annotated[str | None, typer.Option("--column", help="Column, key or tag to read.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")] = None,
+    floor: Annotated[float | None, typer.Option("--floor", help="The best reachable loss, if known.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Tell which regime a training run was in from its loss log, and what to change."""

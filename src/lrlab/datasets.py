@@ -29,7 +29,7 @@ from torch import nn
 
 from . import _checks
 
-__all__ = ["PROBLEMS", "Problem", "names", "build"]
+__all__ = ["PROBLEMS", "Problem", "build", "names"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def names() -> list[str]:
     return sorted(PROBLEMS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(loader: str, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
     import sklearn.datasets
 

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from . import _checks
-from .objectives import Objective, objective as make_objective
+from .objectives import Objective
+from .objectives import objective as make_objective
 from .schedules import Schedule
 
-__all__ = ["Run", "Sweep", "descend", "sweep", "lr_grid", "MAX_STEPS", "MAX_LANES"]
+__all__ = ["MAX_LANES", "MAX_STEPS", "Run", "Sweep", "descend", "lr_grid", "sweep"]
 
 MAX_STEPS = 1_000_000
 MAX_LANES = 1_000_000
@@ -281,7 +282,7 @@ def _engine(
     W = start.expand(K, dim).clone()
     lr_col = torch.as_tensor(lrs, dtype=f.dtype, device=f.device)[:, None]
     # Histories are step-major so that recording a step writes one contiguous row.
-    nan = dict(dtype=f.dtype, device=f.device)
+    nan = {"dtype": f.dtype, "device": f.device}
     losses = torch.full((steps + 1, K), float("nan"), **nan)
     gnorms = torch.full((steps + 1, K), float("nan"), **nan)
     params = torch.full((steps + 1, K, dim), float("nan"), **nan) if keep_params else None
@@ -339,7 +340,7 @@ def _engine(
         ok = (torch.isfinite(Lf) & torch.isfinite(gnf)).cpu().numpy()
         final[lanes[ok]] = Lf.detach().cpu().double().numpy()[ok]
         diverged_at[lanes[~ok]] = steps
-    as_np = lambda a: a.detach().cpu().double().numpy()  # noqa: E731
+    as_np = lambda a: a.detach().cpu().double().numpy()
     return _Lanes(
         as_np(losses).T, as_np(gnorms).T, factors,
         as_np(params).transpose(1, 0, 2) if params is not None else None, diverged_at, final,

@@ -27,7 +27,7 @@ from torch import nn
 from . import _checks, catalogue, datasets, expr, stacked
 from .catalogue import Minimum
 
-__all__ = ["Objective", "objective", "catalogue_table", "MAX_DIM"]
+__all__ = ["MAX_DIM", "Objective", "catalogue_table", "objective"]
 
 #: The most parameters one objective may have (a 100M-parameter model is out of scope here).
 MAX_DIM = 50_000_000
@@ -367,7 +367,7 @@ def _model_lanes(
 
 def _tensor_data(data, batch_size: int | None, seed: int, device):
     X, y = data
-    if not (isinstance(X, torch.Tensor) or isinstance(X, (tuple, list))) or not isinstance(y, torch.Tensor):
+    if not isinstance(X, (torch.Tensor, tuple, list)) or not isinstance(y, torch.Tensor):
         _checks.fail("data", type(data).__name__, "expected (inputs, targets) tensors or a DataLoader", TypeError)
     Xs = tuple(t.to(device) for t in _as_inputs(X))
     y = y.to(device)
@@ -488,7 +488,6 @@ def _from_model(
 
 def _check_scalar_loss(obj: Objective) -> None:
     batch = next(obj.batches(1))
-    x, y = batch
     # Checked once on one lane so that a wrong loss fails here, not deep inside a sweep.
     try:
         values, _ = obj.value_and_grad(obj.start[None], batch)
@@ -697,6 +696,6 @@ def from_factory(path: str, **options) -> Objective:
         raise ValueError(f"{path}: the module has no function {func_name!r}")
     made = func()
     if not (isinstance(made, tuple) and len(made) == 3):
-        raise ValueError(f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}")
+        raise TypeError(f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}")
     model, loss_fn, data = made
     return objective(model, loss_fn, data, name=path, **options)

@@ -19,8 +19,15 @@ from collections.abc import Callable
 from . import _checks
 
 __all__ = [
-    "Schedule", "constant", "step_decay", "exponential", "cosine", "warmup", "one_cycle",
-    "from_text", "NAMES",
+    "NAMES",
+    "Schedule",
+    "constant",
+    "cosine",
+    "exponential",
+    "from_text",
+    "one_cycle",
+    "step_decay",
+    "warmup",
 ]
 
 Schedule = Callable[[int], float]
@@ -151,7 +158,7 @@ def from_text(text: str, steps: int) -> Schedule:
 
     makers: dict[str, Callable[..., Schedule]] = {
         "constant": lambda: constant(),
-        "step": lambda every=max(1, steps // 3), factor=0.1: step_decay(int(every), factor),
+        "step": lambda every=None, factor=0.1: step_decay(int(every or max(1, steps // 3)), factor),
         "exponential": lambda gamma=0.99: exponential(gamma),
         "cosine": lambda final=0.0: cosine(steps, final),
         "warmup": warmup_maker,

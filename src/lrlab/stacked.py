@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["stacked_lanes", "Unsupported"]
+__all__ = ["Unsupported", "stacked_lanes"]
 
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
                 nn.Softplus, nn.Identity)
