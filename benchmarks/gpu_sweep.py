@@ -2,7 +2,7 @@
 
 Run on a machine with a GPU::
 
-    PYTHONPATH=src python benchmarks/cuda.py
+    PYTHONPATH=src python benchmarks/gpu_sweep.py
 
 Checks, printing each result:
 

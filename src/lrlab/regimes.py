@@ -1,0 +1,624 @@
+"""Diagnose the learning-rate regime of a run from its cost curve.
+
+A run of gradient descent falls in one of five regimes (``REGIMES``):
+
+* ``diverging``: the cost becomes non-finite, grows by orders of magnitude, grows steadily
+  over the whole run, or rebounds steadily by an order of magnitude from its best level;
+* ``too_high``: the cost stalls clearly above the best reachable cost (by more than the
+  tolerance plus the error of its own noisy level) while bouncing (noise or a 2-cycle large
+  against the gap), or creeps down only because its steps overshoot;
+* ``good``: the cost gets within ``TOL`` (2 %) of the initial gap of the best reachable cost;
+* ``too_low``: the cost is still falling steadily at the end of the budget, far from the best;
+* ``stuck``: the cost has converged (flat tail, tiny gradient when known) to a worse level.
+
+Every judgement is made on *gaps* ``cost - floor`` scaled by the initial gap, so the sign and
+the scale of the costs do not matter, and trends are judged on *windows* of the curve (a tenth
+of the run each), never on single steps: a full-batch run at the edge of stability goes up
+on many single steps but keeps falling over windows, and is not diverging.
+
+The floor (the best reachable cost: a known minimum, or the best final cost of a sweep) makes
+the diagnosis sharp. Without it the remaining gap is projected from the last three windows
+(Aitken's extrapolation, exact for geometric convergence), and ``stuck`` cannot be told from
+``good``. Per-step gradient norms (and step lengths), which lrlab records for its own runs,
+add two pieces of evidence: a tiny final gradient (a stationary point) and the *descent
+efficiency* ``q = (C[t] - C[t+1]) / (|g[t]| * |step[t]|)``, which is ``1 - alpha*L/2`` on a
+quadratic: near 1 for cautious steps, near 0 (or below) for steps that overshoot the valley.
+
+Example:
+    >>> import numpy as np
+    >>> from lrlab.regimes import diagnose
+    >>> losses = 0.5 * (1 - 2.1) ** (2 * np.arange(100))   # f = x**2/2, alpha = 2.1
+    >>> diagnose(losses, floor=0.0, lr=2.1).regime
+    'diverging'
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from lrlab._checks import fail, finite_float, positive_float
+
+__all__ = ["REGIMES", "TOL", "Diagnosis", "diagnose"]
+
+REGIMES = ("diverging", "too_high", "good", "too_low", "stuck")
+TOL = 0.02  # "reached the minimum": within 2 % of the initial gap above the floor
+
+_Q_OVERSHOOT = 0.2  # efficiency below this: alpha*L > 1.6 on a quadratic, the steps overshoot
+_STATIONARY = 1e-3  # final gradient norm below this fraction of the largest: a stationary point
+_NOISE_PLATEAU = 0.01  # tail noise above this fraction of the remaining gap: bouncing
+_MAX_POINTS = 10_000_000
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The regime of a run, how sure the diagnosis is, the numbers behind it and what to do.
+
+    Attributes:
+        regime: one of ``REGIMES``.
+        confidence: between 0 and 1.
+        evidence: the numbers the label rests on (JSON-ready; ``None`` where unknown). Gaps
+            are fractions of the initial gap ``start - floor``; without a floor, of the total
+            drop. Keys, as they apply: ``points``, ``start``, ``floor``, ``floor_used``,
+            ``nonfinite`` (count), ``first_nonfinite_step``, ``final`` (the end level),
+            ``best``, ``up_steps`` (fraction of steps that went up), ``tail_alternation``
+            (fraction of sign flips of successive changes over the last 30 %), ``growth``
+            (end gap over start gap), ``growth_per_step``, ``rebound``, ``final_gap``,
+            ``projected_gap`` (where the current pace leads), ``late_progress`` (part of the
+            gap removed over the last 30 %), ``tail_noise``, ``tail_amplitude``,
+            ``total_drop``, ``efficiency`` (descent efficiency, see the module),
+            ``grad_norm_ratio`` (final over largest gradient norm), ``grad_trend``.
+        advice: plain words, with a concrete next learning rate when ``lr`` was given.
+        next_lr: the learning rate the advice suggests (``None`` when ``lr`` is unknown or the
+            regime is ``good``).
+
+    Example:
+        >>> d = diagnose([1.0, 0.5, 0.25, 0.125, 0.0625] + [0.0] * 20, floor=0.0, lr=0.1)
+        >>> d.regime, d.next_lr
+        ('good', None)
+        >>> sorted(d.to_dict())
+        ['advice', 'confidence', 'evidence', 'next_lr', 'regime']
+    """
+
+    regime: str
+    confidence: float
+    evidence: dict[str, float | int | bool | None] = field(default_factory=dict)
+    advice: str = ""
+    next_lr: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diagnosis as plain JSON-ready types.
+
+        Example:
+            >>> Diagnosis("good", 0.9, {"final_gap": 0.0}, "keep it").to_dict()["regime"]
+            'good'
+        """
+        return {
+            "regime": self.regime,
+            "confidence": self.confidence,
+            "evidence": {k: _json_value(v) for k, v in self.evidence.items()},
+            "advice": self.advice,
+            "next_lr": self.next_lr,
+        }
+
+
+def diagnose(
+    losses: Any,
+    floor: float | None = None,
+    *,
+    lr: float | None = None,
+    grad_norms: Any = None,
+    step_sizes: Any = None,
+    start_loss: float | None = None,
+) -> Diagnosis:
+    """Label a run's cost curve with its learning-rate regime, with evidence and advice.
+
+    Args:
+        losses: the cost at each logged step: a sequence, numpy array or torch tensor of real
+            numbers, at least 2 of them. NaN and inf are allowed (they mean divergence).
+        floor: the best reachable cost when known (a known minimum, or the best final cost of
+            the runs of the same sweep). Without it the diagnosis projects the remaining gap
+            from the shape of the curve and cannot tell ``stuck`` from ``good``.
+        lr: the learning rate of the run, for the advice (and, with ``grad_norms``, for the
+            descent efficiency).
+        grad_norms: the gradient norm at each step (same length as ``losses``, or one less).
+        step_sizes: the length of each step (same length as ``losses``, or one less).
+        start_loss: the cost at the starting point when the log begins later.
+
+    Returns:
+        A ``Diagnosis``.
+
+    Raises:
+        ValueError: empty or one-point curves, no finite value, non-numeric values, a negative
+            or non-finite ``lr``, or per-step arrays of the wrong length.
+        TypeError: arguments of the wrong type.
+
+    Example:
+        >>> import numpy as np
+        >>> t = np.arange(201)
+        >>> diagnose(0.5 * (1 - 1e-3) ** (2 * t), floor=0.0, lr=1e-3).regime  # f = x**2/2
+        'too_low'
+        >>> diagnose(0.5 * (1 - 1.0) ** (2 * t), floor=0.0, lr=1.0).regime
+        'good'
+    """
+    v = _as_curve("losses", losses)
+    floor_v = None if floor is None else finite_float("floor", floor)
+    lr_v = None if lr is None else positive_float("lr", lr, allow_zero=True)
+    g = None if grad_norms is None else _per_step("grad_norms", grad_norms, len(v))
+    s = None if step_sizes is None else _per_step("step_sizes", step_sizes, len(v))
+    c0 = float(v[0]) if start_loss is None else finite_float("start_loss", start_loss)
+    if start_loss is None and not math.isfinite(c0):
+        c0 = float(v[np.isfinite(v)][0])
+    with np.errstate(all="ignore"):  # huge finite costs overflow in squares: no warnings
+        return _Judge(v, floor_v, lr_v, g, s, c0).run()
+
+
+# ---------------------------------------------------------------------------------- input checks
+
+
+def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing
+        values = values.detach().cpu().double().numpy()
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        fail(name, _short(values), "expected a sequence of real numbers", TypeError)
+    if not hasattr(values, "__len__") and hasattr(values, "__iter__"):
+        values = list(values)  # a generator or another one-shot iterable
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        fail(name, _short(values), "expected a sequence of real numbers")
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        try:
+            arr = np.asarray([_real(x) for x in np.ravel(arr)], dtype=np.float64)
+        except (TypeError, ValueError):
+            fail(name, _short(values), "expected real numbers only (NaN and inf are allowed)")
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 1:
+        fail(name, f"array of shape {arr.shape}", "expected a 1-D sequence of costs")
+    if per_step:  # the caller checks the length; a diverged run may have no finite norm
+        return arr
+    if arr.size == 0:
+        fail(name, _short(values), "the curve is empty; need at least 2 costs")
+    if arr.size < 2:
+        fail(name, _short(values), "one point is not a curve; need at least 2 costs")
+    if arr.size > _MAX_POINTS:
+        fail(name, f"{arr.size} points", f"at most {_MAX_POINTS:,} points")
+    if not np.any(np.isfinite(arr)):
+        fail(name, _short(values), "no finite value; need at least one finite cost")
+    return arr
+
+
+def _real(x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (Real, np.number)):
+        raise TypeError(f"not a real number: {x!r}")
+    return float(x)
+
+
+def _per_step(name: str, values: Any, n: int) -> np.ndarray:
+    arr = _as_curve(name, values, per_step=True)
+    if len(arr) not in (n, n - 1):
+        fail(name, f"{len(arr)} values", f"expected one per step: {n} (or {n - 1}) like losses")
+    if np.any(arr[np.isfinite(arr)] < 0):
+        fail(name, _short(values), "norms and lengths cannot be negative")
+    return arr
+
+
+def _short(values: Any) -> Any:
+    text = repr(values)
+    return values if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b that never raises: +-inf for a nonzero a over 0, and 0 for 0 / 0."""
+    with np.errstate(all="ignore"):
+        q = float(np.float64(a) / np.float64(b))
+    return 0.0 if math.isnan(q) else q
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2g}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3g}%"
+
+
+# ------------------------------------------------------------------------------------ the judge
+
+
+class _Judge:
+    """One diagnosis: features of the curve, then the decision and its words."""
+
+    def __init__(self, v, floor, lr, g, s, c0):
+        self.v, self.floor, self.lr, self.g, self.s, self.c0 = v, floor, lr, g, s, c0
+        self.n = len(v)
+        self.ev: dict[str, Any] = {"points": self.n, "start": c0, "floor": floor}
+
+    # -- features ----------------------------------------------------------------------------
+
+    def _windows(self, v: np.ndarray) -> None:
+        """Three equal-spaced window levels (ending at 40 %, 70 %, 100 %) and the tail noise."""
+        n = len(v)
+        self.w = w = max(1, round(n / 10))
+        ends = [max(1, round(0.4 * n)), max(1, round(0.7 * n)), n]
+        # medians: a spike (a catapult, an unlucky batch) must not move a trend
+        self.lev = [float(np.median(v[max(0, e - w):e])) for e in ends]
+        tail = v[min(ends[1], n - 3):] if n >= 3 else v
+        d2 = np.diff(tail, 2)
+        # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
+        sigma = float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / math.sqrt(6)) \
+            if len(d2) else 0.0
+        self.sigma = sigma
+        d1 = np.diff(tail)
+        big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
+        signs = np.sign(d1[big])
+        self.alternation = float(np.mean(signs[1:] != signs[:-1])) if len(signs) > 2 else 0.0
+        self.tail_up = float(np.mean(d1 > 0)) if len(d1) else 0.0
+        self.amplitude = float(np.median(np.abs(d1))) if len(d1) else 0.0
+        # the error of a window level: white jitter, or slow wandering (correlated noise) seen
+        # as the spread of block levels around a straight line through the tail
+        se_white = sigma * math.sqrt(2.0 / w)
+        se_blocks = 0.0
+        if len(tail) >= 12:
+            t = np.arange(len(tail))
+            resid = tail - np.polyval(np.polyfit(t, tail, 1), t)
+            blocks = np.array_split(resid, 6)
+            spread = float(np.std([np.median(b) for b in blocks], ddof=1))
+            se_blocks = spread * math.sqrt(len(blocks[0]) / w) * math.sqrt(2.0)
+        self.se = max(se_white, se_blocks)
+        self.mid_drop = self.lev[0] - self.lev[1]
+        self.late_drop = self.lev[1] - self.lev[2]
+        # the level the run ended at: the last value when the tail is smooth and monotone,
+        # otherwise the mean of the last window
+        self.smooth = self.alternation < 0.1 and self.tail_up < 0.05
+        self.end = float(v[-1]) if self.smooth or n < 5 else float(np.mean(v[n - w:]))
+        self.end_median = float(np.median(v[n - w:]))
+        self.se_end = self.se / math.sqrt(2.0)
+
+    def _significant(self, drop: float, scale: float) -> bool:
+        return drop > 3 * self.se and drop > 1e-9 * scale
+
+    def _projected_remaining(self, scale: float) -> float:
+        """How much more the cost would fall at the current pace (Aitken, on windows)."""
+        if not self._significant(self.late_drop, scale):
+            return 0.0
+        if not self._significant(self.mid_drop, scale):
+            return math.inf  # flat, then falling: the descent has only begun
+        rho = self.late_drop / self.mid_drop
+        return math.inf if rho >= 0.95 else self.late_drop * rho / (1 - rho)
+
+    def _efficiency(self, scale: float) -> float | None:
+        """Median descent efficiency over the last 30 % of steps (None without the inputs)."""
+        if self.g is None or (self.s is None and self.lr is None):
+            return None
+        m = min(len(self.g), self.n - 1)
+        g = self.g[:m]
+        denom = g * self.s[:m] if self.s is not None else self.lr * g**2
+        dc = self.v[:m] - self.v[1:m + 1]
+        t0 = int(0.7 * m)
+        with np.errstate(all="ignore"):
+            q = dc[t0:] / denom[t0:]
+        # ignore steps whose predicted decrease is at rounding level: a converged run says nothing
+        level = np.maximum(np.abs(self.v[t0:m]), scale)
+        ok = np.isfinite(q) & (denom[t0:] > 1e-6 * level)
+        return float(np.median(q[ok])) if np.count_nonzero(ok) >= 3 else None
+
+    def _grad_trend(self) -> float | None:
+        """Gradient norm in the last window over that in the window ending at 40 %."""
+        if self.g is None:
+            return None
+        g = self.g
+        n, w = len(g), self.w
+        a = g[max(0, round(0.4 * n) - w):max(1, round(0.4 * n))]
+        b = g[n - w:]
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if not len(a) or not len(b) or np.median(a) <= 0:
+            return None
+        return float(np.median(b) / np.median(a))
+
+    def _grad_ratio(self) -> float | None:
+        if self.g is None:
+            return None
+        fin = self.g[np.isfinite(self.g)]
+        if len(fin) < 2 or fin.max() <= 0:
+            return 0.0 if len(fin) and fin.max() == 0 else None
+        return float(np.median(fin[-3:]) / fin.max())
+
+    # -- decision ----------------------------------------------------------------------------
+
+    def run(self) -> Diagnosis:
+        v = self.v
+        finite = np.isfinite(v)
+        self.ev["nonfinite"] = int(np.count_nonzero(~finite))
+        if not finite.all():
+            return self._nonfinite(int(np.argmax(~finite)))
+        self._windows(v)
+        self.ev["final"] = self.end
+        self.ev["best"] = float(np.min(v))
+        self.ev["up_steps"] = float(np.mean(np.diff(v) > 0))
+        self.ev["tail_alternation"] = self.alternation
+
+        floor = self.floor
+        if floor is not None and self.c0 - floor <= 0:
+            # starting at (or below) the floor: the floor cannot scale this run
+            if np.max(v) - floor <= 1e-12 * max(1.0, abs(floor)):
+                return self._good_at_floor()
+            floor = None
+            self.ev["floor_used"] = False
+        else:
+            self.ev["floor_used"] = floor is not None
+        div = self._divergence(floor)
+        if div is not None:
+            return div
+        self.grad_ratio = self._grad_ratio()
+        self.ev["grad_norm_ratio"] = self.grad_ratio
+        if floor is not None:
+            return self._with_floor(floor)
+        return self._without_floor()
+
+    def _nonfinite(self, first: int) -> Diagnosis:
+        self.ev["first_nonfinite_step"] = first
+        fin = self.v[np.isfinite(self.v)]
+        self.ev["last_finite"] = float(fin[-1])
+        self.ev["final"] = None
+        words = (f"The cost became non-finite (NaN or inf) at point {first} of {self.n}: "
+                 "the run blew up, so the learning rate is past the stability limit.")
+        return self._advise("diverging", 0.99, words, factor=0.1, smaller=True, least=True)
+
+    def _divergence(self, floor: float | None) -> Diagnosis | None:
+        v, c0 = self.v, self.c0
+        # the reference for growth: the floor, else 0 for costs that look non-negative
+        ref = floor if floor is not None else (0.0 if np.min(v) >= 0 else None)
+        if ref is not None and c0 - ref > 0:
+            gap0 = c0 - ref
+            growth = _ratio(self.end_median - ref, gap0)
+            growth_mean = _ratio(float(np.mean(v[self.n - self.w:])) - ref, gap0)
+        else:
+            gap0 = max(c0 - float(np.min(v)), abs(c0), 1e-300)
+            growth = 1.0 + _ratio(self.end_median - c0, gap0)
+            growth_mean = 1.0 + _ratio(float(np.mean(v[self.n - self.w:])) - c0, gap0)
+        self.ev["growth"] = growth
+        k = min(10, self.n)
+        edges = np.linspace(0, self.n, k + 1).astype(int)
+        wins = np.array([np.median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
+        rising_end = len(wins) >= 3 and wins[-1] > wins[-2] > wins[-3]
+        rising = self.lev[2] > self.lev[1] > self.lev[0] or (self.n < 10 and v[-1] > v[0])
+        monotone = len(wins) >= 3 and bool(np.all(np.diff(wins) > 0))
+        steady = self._significant(self.end_median - c0, gap0)
+        end = self.end_median
+        if growth >= 10:
+            words = (f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): the "
+                     "learning rate is past the stability limit.")
+            # Geometric growth by r per step is what a quadratic does at alpha*L = 1 + sqrt(r):
+            # when that asks for more than 10x, alpha/(1 + sqrt(r)) is its 1/L.
+            rate = growth ** (1 / max(1, self.n - 1))
+            factor = min(0.1, 1 / (1 + math.sqrt(rate)))
+            return self._advise("diverging", 0.97, words, factor=factor, smaller=True, least=True)
+        if (growth >= 1.2 and rising) or (growth > 1 and monotone and steady):
+            rate = self._growth_rate()
+            self.ev["growth_per_step"] = rate
+            words = (f"The cost grew steadily by {growth:.3g}x over the run (from {c0:.4g} to "
+                     f"{end:.4g}): the learning rate is past the stability limit.")
+            factor = 0.1
+            if rate is not None and 1 < rate < 4:
+                # a quadratic grows by (alpha*L - 1)**2 per step; alpha/(alpha*L) is its 1/L
+                factor = 1 / (1 + math.sqrt(rate))
+            conf = 0.9 if growth >= 2 else 0.75
+            return self._advise("diverging", conf, words, factor=factor, smaller=True,
+                                least=factor <= 0.1)
+        if growth_mean >= 1.2 and growth >= 0.5:
+            # no typical progress and, spikes included, above the start on average
+            words = (f"The cost made little progress and ended above its start on average "
+                     f"({growth_mean:.3g}x the initial gap), with large spikes: the learning "
+                     "rate is past the stability limit.")
+            return self._advise("diverging", 0.75, words, factor=0.1, smaller=True, least=True)
+        # a rebound: an order of magnitude back up from the best window, still climbing
+        h = wins - (ref if ref is not None else float(np.min(v)))
+        best = float(np.min(h))
+        if ref is not None and rising_end and best >= 0 and h[-1] >= 10 * max(best, 1e-300) \
+                and h[-1] >= TOL * gap0:
+            self.ev["rebound"] = float(h[-1] / max(best, 1e-300))
+            words = (f"The cost fell to {best + ref:.4g}, then climbed steadily back to "
+                     f"{end:.4g} ({h[-1] / max(best, 1e-300):.3g}x the best gap): an "
+                     "unstable direction is taking over.")
+            return self._advise("diverging", 0.85, words, factor=0.1, smaller=True, least=True)
+        return None
+
+    def _growth_rate(self) -> float | None:
+        """Per-step growth factor of the gap over the last half, when it is clean."""
+        v = self.v
+        half = v[self.n // 2:]
+        ref = self.floor if self.floor is not None else (0.0 if np.min(v) >= 0 else None)
+        if ref is None or len(half) < 4:
+            return None
+        gaps = half - ref
+        if np.any(gaps <= 0):
+            return None
+        slope = np.polyfit(np.arange(len(gaps)), np.log(gaps), 1)[0]
+        return float(math.exp(slope))
+
+    def _good_at_floor(self) -> Diagnosis:
+        self.ev["final"] = float(self.v[-1])
+        self.ev["final_gap"] = 0.0
+        words = "The cost sits at the floor throughout: the run is at the minimum."
+        return self._advise("good", 0.9, words)
+
+    def _with_floor(self, floor: float) -> Diagnosis:
+        gap0 = self.c0 - floor
+        r = _ratio(self.end - floor, gap0)
+        self.ev["final_gap"] = r
+        q = self._efficiency(gap0)
+        self.ev["efficiency"] = q
+        trend = self._grad_trend()
+        self.ev["grad_trend"] = trend
+        noise = _ratio(self.sigma, max(self.end - floor, 0.0))
+        self.ev["tail_noise"] = noise if r > 0 else None
+        # "clearly above the floor": beyond the tolerance by more than the level's own error
+        slack = _ratio(2 * self.se_end, gap0)
+        if r <= TOL + slack:
+            conf = 0.95 if r <= TOL / 4 else 0.8 if r <= TOL else 0.6
+            words = (f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
+                     f"{floor:.4g}: it reached the minimum within the budget.")
+            return self._advise("good", conf, words)
+        remaining = self._projected_remaining(gap0)
+        r_limit = _ratio(self.lev[2] - remaining - floor, gap0)
+        self.ev["projected_gap"] = max(r_limit, 0.0) if math.isfinite(r_limit) else 0.0
+        late = _ratio(self.late_drop, max(self.lev[1] - floor, 0.0))
+        self.ev["late_progress"] = late
+        descending = remaining > 0 and (r_limit <= 0.5 * r or late > 0.1)
+        # overshoot shows as efficiency near 0 on a smooth, monotone tail (a valley crossed on
+        # every step); a tail that goes up and down (edge of stability) is judged by its windows
+        overshoot = q is not None and q < _Q_OVERSHOOT and self.tail_up < 0.05
+        cycle = self.alternation >= 0.9 and noise > _NOISE_PLATEAU
+        gap_words = f"{_pct(r)} of the initial gap above the floor {floor:.4g}"
+        if descending:
+            if overshoot or cycle:
+                why = (f"its steps overshoot (descent efficiency {q:.2g})" if overshoot
+                       else "it alternates up and down on every step")
+                words = (f"The cost is still {gap_words} and falls only slowly because {why}: "
+                         "the learning rate is too high to settle.")
+                return self._advise("too_high", 0.75, words, factor=1 / 3, smaller=True)
+            words = (f"The cost is still falling steadily at the end, {gap_words}: the budget "
+                     "ran out before the minimum.")
+            conf = 0.9 if late > 0.1 or r_limit <= 0 else 0.75
+            return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
+        stalled_grad = trend is not None and trend > 0.5
+        bouncing = noise > _NOISE_PLATEAU or cycle or (overshoot and stalled_grad)
+        if bouncing:
+            why = (f"bouncing with noise {_pct(noise)} of the gap" if noise > _NOISE_PLATEAU
+                   else "in a 2-cycle" if cycle
+                   else f"with steps that overshoot (descent efficiency {q:.2g})")
+            words = (f"The cost stalled {gap_words}, {why}: the learning rate is too high to "
+                     "settle into the minimum.")
+            conf = 0.9 if noise > 5 * _NOISE_PLATEAU or overshoot else 0.75
+            return self._advise("too_high", conf, words, factor=1 / 3, smaller=True)
+        grad_words = ""
+        conf = 0.75
+        if self.grad_ratio is not None:
+            if self.grad_ratio < _STATIONARY:
+                grad_words = f" and a gradient norm {self.grad_ratio:.2g} of its largest"
+                conf = 0.9
+            else:
+                conf = 0.6
+        words = (f"The cost converged {gap_words}, with a flat tail{grad_words}: the run is stuck "
+                 "at a worse stationary point (a local minimum or a saddle).")
+        return self._advise("stuck", conf, words, factor=3.0, smaller=False, stuck=True)
+
+    def _without_floor(self) -> Diagnosis:
+        v, c0 = self.v, self.c0
+        # the typical end level: spikes (catapults) must not hide the progress made
+        drop = c0 - min(self.end, self.end_median)
+        scale = max(abs(c0), float(np.max(np.abs(v))), 1e-300)
+        q = self._efficiency(max(drop, 1e-12 * scale))
+        self.ev["efficiency"] = q
+        self.ev["final_gap"] = None
+        overshoot = q is not None and q < _Q_OVERSHOOT and self.tail_up < 0.05
+        if drop <= max(3 * self.se, 1e-9 * scale):
+            self.ev["total_drop"] = drop
+            if overshoot:
+                words = ("The cost did not fall although the gradient is not small: the steps "
+                         "jump across the valley, so the learning rate is too high.")
+                return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
+            if self.grad_ratio is not None and self.grad_ratio < _STATIONARY:
+                words = ("The cost did not move and the gradient is tiny: the run sits at a "
+                         "stationary point. Without a floor it cannot be told whether that is "
+                         "the minimum or a worse point; pass floor= to check.")
+                return self._advise("good", 0.4, words)
+            words = "The cost barely moved over the whole run: the steps are too small to matter."
+            return self._advise("too_low", 0.4, words, factor=10.0, smaller=False)
+        remaining = self._projected_remaining(drop)
+        # the projected limit, from the last window's level, against the run's own range
+        limit = self.lev[2] - remaining
+        r = _ratio(self.end - limit, c0 - limit) if math.isfinite(remaining) else 1.0
+        r = min(max(r, 0.0), 1.0)
+        amp = _ratio(self.amplitude, drop)
+        self.ev["total_drop"] = drop
+        self.ev["projected_gap"] = r
+        self.ev["late_progress"] = _ratio(self.late_drop, drop)
+        self.ev["tail_noise"] = _ratio(self.sigma, drop)
+        self.ev["tail_amplitude"] = amp
+        # a bounce larger than the tolerance means the mean level sits above the minimum
+        bouncing = amp > TOL and (self.alternation > 0.5 or self.sigma > 0.5 * self.amplitude
+                                  or self.tail_up >= 0.2)
+        if r <= TOL:
+            if bouncing:
+                words = (f"The cost flattened out, but it bounces by {_pct(amp)} of the total "
+                         "drop from step to step: the learning rate is too high to settle (no "
+                         "floor given, so this rests on the shape alone).")
+                return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
+            stationary = self.grad_ratio is not None and self.grad_ratio < _STATIONARY
+            words = (f"The cost flattened out: the last 30% of the run removed "
+                     f"{_pct(_ratio(max(self.late_drop, 0.0), drop))} of the total drop"
+                     + (", and the gradient is tiny" if stationary else "")
+                     + ". Without a floor this cannot be told apart from being stuck at a worse "
+                     "point; pass floor= (e.g. the best final cost of a sweep) to check.")
+            return self._advise("good", 0.7 if stationary else 0.6, words)
+        if overshoot or bouncing:
+            why = (f"its steps overshoot (descent efficiency {q:.2g})" if overshoot
+                   else f"it bounces by {_pct(amp)} of the total drop from step to step")
+            words = (f"The cost still falls, slowly, because {why}: the learning rate is too "
+                     "high to settle.")
+            return self._advise("too_high", 0.65, words, factor=1 / 3, smaller=True)
+        left = "an unknown part" if not math.isfinite(remaining) else f"about {_pct(r)}"
+        words = (f"The cost was still falling steadily at the end: the last 30% of the run "
+                 f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} of the "
+                 "way down is projected to be left.")
+        conf = 0.8 if r > 0.1 else 0.65
+        return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
+
+    @staticmethod
+    def _speedup(r: float) -> float:
+        """How much larger: geometric convergence needs log(TOL)/log(r) times the rate."""
+        if not 0 < r < 1:
+            return 10.0
+        return float(min(10.0, max(3.0, math.log(TOL) / math.log(r))))
+
+    # -- words -------------------------------------------------------------------------------
+
+    def _advise(self, regime, conf, why, factor=1.0, smaller=False, least=False, stuck=False):
+        lr = self.lr
+        times = 1 / factor if smaller else factor
+        k = f"{times:.2g}x"
+        if regime == "good":
+            advice = why + (f" Keep the learning rate {_fmt(lr)}." if lr is not None
+                            else " Keep the learning rate.")
+            return self._done(regime, conf, advice, None)
+        if lr is None or lr == 0:
+            if stuck:
+                tail = " Try a few larger learning rates (3x, 10x, 30x) to get over the hill."
+            elif smaller:
+                tail = f" Try a learning rate {'at least ' if least else 'about '}{k} smaller."
+            else:
+                tail = f" Try a learning rate about {k} larger."
+            return self._done(regime, conf, why + tail, None)
+        nxt = float(f"{lr * factor:.2g}")
+        if stuck:
+            tries = ", ".join(_fmt(lr * m) for m in (3, 10, 30))
+            tail = (f" Try a few larger learning rates to get over the hill: 3x, 10x, 30x: "
+                    f"try {tries}.")
+        elif smaller:
+            tail = f" {'At least' if least else 'About'} {k} smaller: try {_fmt(nxt)}."
+        else:
+            tail = f" About {k} larger: try {_fmt(nxt)}."
+        return self._done(regime, conf, why + tail, nxt)
+
+    def _done(self, regime, conf, advice, nxt) -> Diagnosis:
+        if self.n < 10 and regime != "diverging":
+            conf = min(conf, 0.5)  # a handful of points shows no trend worth trusting
+        ev = {k: _json_value(v) for k, v in self.ev.items()}
+        return Diagnosis(regime, round(float(conf), 3), ev, advice, nxt)

@@ -1,0 +1,371 @@
+"""The regime rules, checked against closed forms and plain numpy / torch gradient descent."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_diabetes
+
+from lrlab.regimes import REGIMES, TOL, Diagnosis, diagnose
+
+STEPS = 200
+
+
+def quad1d(al: float, steps: int = STEPS, L: float = 1.0, x0: float = 1.0):
+    """Closed form of GD on f = L/2 x**2: x_t = (1 - alpha L)^t x0; returns losses, grad norms."""
+    t = np.arange(steps + 1, dtype=float)
+    with np.errstate(all="ignore"):
+        x = x0 * (1.0 - al) ** t
+        return 0.5 * L * x**2, L * np.abs(x)
+
+
+def quad2d(al: float, steps: int = STEPS, kappa: float = 100.0, start=(1.0, 1.0)):
+    """GD on a rotated ill-conditioned quadratic, plain loop; alpha = al / largest eigenvalue."""
+    theta = 0.7
+    rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    h = rot @ np.diag([1.0 / kappa, 1.0]) @ rot.T
+    x = rot @ np.array(start)
+    losses, grads = [], []
+    with np.errstate(all="ignore"):
+        for _ in range(steps + 1):
+            g = h @ x
+            losses.append(0.5 * x @ h @ x)
+            grads.append(np.linalg.norm(g))
+            x = x - al * g
+    return np.array(losses), np.array(grads)
+
+
+def hill(lr: float, x0: float, steps: int = STEPS):
+    """GD on x**4 - 4x**2 + x: a local minimum near 1.35 and the global one near -1.47."""
+    x, losses, grads = x0, [], []
+    for _ in range(steps + 1):
+        losses.append(x**4 - 4 * x**2 + x)
+        g = 4 * x**3 - 8 * x + 1
+        grads.append(abs(g))
+        x -= lr * g
+    return np.array(losses), np.array(grads)
+
+
+HILL_MIN = -5.444192066610897  # f at x = -1.4729976, the global minimum
+
+
+# ------------------------------------------------------------------------------------ rule 1
+
+
+@pytest.mark.parametrize("al", [2.0001, 2.001, 2.02, 2.05, 2.1, 3.0, 10.0])
+@pytest.mark.parametrize("floor", [0.0, None])
+@pytest.mark.parametrize("with_grads", [False, True])
+def test_quadratic_diverges_for_every_alpha_above_2_over_L(al, floor, with_grads):
+    for L, x0 in [(1.0, 1.0), (40.0, -3.0)]:
+        losses, grads = quad1d(al, L=L, x0=x0)
+        d = diagnose(losses, floor, lr=al / L, grad_norms=grads if with_grads else None)
+        assert d.regime == "diverging", (al, L, d.advice)
+        losses2, grads2 = quad2d(al)
+        d2 = diagnose(losses2, floor, lr=al, grad_norms=grads2 if with_grads else None)
+        assert d2.regime == "diverging", (al, d2.advice)
+
+
+@pytest.mark.parametrize("al", [1e-4, 1e-3, 0.01, 0.1, 0.5, 1.0, 1.5, 1.9, 1.98, 1.99, 1.999, 2.0])
+@pytest.mark.parametrize("floor", [0.0, None])
+def test_quadratic_never_diverges_at_or_below_2_over_L(al, floor):
+    for losses, grads in (quad1d(al), quad1d(al, L=40.0, x0=-3.0), quad2d(al),
+                          quad2d(al, kappa=1000.0, steps=300)):
+        for g in (None, grads):
+            d = diagnose(losses, floor, lr=al, grad_norms=g)
+            assert d.regime != "diverging", (al, d.advice)
+
+
+def test_rebound_along_a_tiny_unstable_direction_is_diverging():
+    # the stable direction shrinks first; the unstable one, started tiny, takes over later
+    losses, _ = quad2d(2.05, start=(1.0, 3e-6))
+    assert losses.argmin() > 0 and losses[-1] < losses[0]
+    assert diagnose(losses, 0.0).regime == "diverging"
+
+
+def test_overshooting_near_2_over_L_is_too_high_when_gradients_are_known():
+    losses, grads = quad1d(1.999)
+    assert diagnose(losses, 0.0, lr=1.999, grad_norms=grads).regime == "too_high"
+    assert diagnose(losses, None, lr=1.999, grad_norms=grads).regime == "too_high"
+    # step lengths instead of the learning rate give the same efficiency
+    d = diagnose(losses, 0.0, grad_norms=grads, step_sizes=1.999 * grads)
+    assert d.regime == "too_high" and d.evidence["efficiency"] < 0.01
+    # the same cost curve comes from alpha = 0.001: without the gradients it reads as too_low
+    assert np.allclose(losses, quad1d(1e-3)[0])
+
+
+# ------------------------------------------------------------------------------------ rule 2
+
+
+@pytest.mark.parametrize("floor", [0.0, None])
+def test_tiny_alpha_on_a_short_budget_is_too_low(floor):
+    for L in (1.0, 40.0):
+        losses, grads = quad1d(1e-3, L=L)
+        d = diagnose(losses, floor, lr=1e-3 / L, grad_norms=grads)
+        assert d.regime == "too_low"
+        assert 3 <= d.next_lr / (1e-3 / L) <= 10.5
+        assert "larger" in d.advice
+    losses, _ = quad2d(1e-3)
+    assert diagnose(losses, floor, lr=1e-3).regime == "too_low"
+
+
+# ------------------------------------------------------------------------------------ rule 3
+
+
+@pytest.mark.parametrize("floor", [0.0, None])
+def test_alpha_one_over_L_is_good_including_exact_zeros(floor):
+    losses, grads = quad1d(1.0)
+    assert losses[1] == 0.0 and np.all(losses[1:] == 0.0)
+    d = diagnose(losses, floor, lr=1.0, grad_norms=grads)
+    assert d.regime == "good" and d.next_lr is None
+    assert "Keep" in d.advice
+    assert diagnose([3.0, 0.0, 0.0], floor).regime == "good"
+    assert diagnose([3.0, 1e-12, 1e-13, 0.0, 0.0], floor).regime == "good"
+
+
+def test_a_run_sitting_at_the_floor_is_good():
+    assert diagnose(np.zeros(50), 0.0).regime == "good"
+    assert diagnose(np.full(50, -2.5), -2.5).regime == "good"
+
+
+def test_negative_costs_and_affine_changes_do_not_matter():
+    losses, grads = hill(0.08, 2.5)
+    assert losses.min() < -5
+    assert diagnose(losses, HILL_MIN, lr=0.08, grad_norms=grads).regime == "good"
+    for al in (1e-3, 1.0, 1.999, 2.1):
+        base, _ = quad1d(al)
+        want = diagnose(base, 0.0).regime
+        for scale, shift in [(1e-6, -3.0), (1e4, 7.0), (2.0, -1e3)]:
+            assert diagnose(scale * base + shift, shift).regime == want, (al, scale, shift)
+
+
+# ------------------------------------------------------------------------------------ rule 4
+
+
+def _diabetes_sgd(lr, batch=16, epochs=20, seed=0):
+    x, y = load_diabetes(return_X_y=True)
+    a = np.c_[(x - x.mean(0)) / x.std(0), np.ones(len(y))]
+    y = (y - y.mean()) / y.std()
+
+    def loss(w):
+        return 0.5 * float(np.mean((a @ w - y) ** 2))
+
+    rng = np.random.RandomState(seed)
+    w = np.zeros(a.shape[1])
+    losses = [loss(w)]
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for i in range(0, len(y) - batch + 1, batch):
+            idx = order[i:i + batch]
+            w = w - lr * a[idx].T @ (a[idx] @ w - y[idx]) / batch
+            losses.append(loss(w))
+    w_star = np.linalg.lstsq(a, y, rcond=None)[0]
+    sharp = float(np.linalg.eigvalsh(a.T @ a / len(y)).max())
+    return np.array(losses), loss(w_star), sharp
+
+
+def test_minibatch_sgd_on_a_noisy_plateau_is_too_high():
+    _, fmin, sharp = _diabetes_sgd(0.0)
+    big, _, _ = _diabetes_sgd(1.0 / sharp)  # stable, but well above what SGD can settle at
+    small, _, _ = _diabetes_sgd(0.1 / sharp)
+    tail = len(small) // 10
+    small_final = float(np.mean(small[-tail:]))
+    assert small_final < float(np.mean(big[-tail:]))
+    for floor in (fmin, small_final):  # the closed-form minimum, or the smaller rate's run
+        d = diagnose(big, floor, lr=1.0 / sharp)
+        assert d.regime == "too_high", d.advice
+        assert d.next_lr == pytest.approx(1.0 / sharp / 3, rel=0.05)
+    assert diagnose(small, fmin, lr=0.1 / sharp).regime == "good"
+
+
+# ------------------------------------------------------------------------------------ rule 5
+
+
+def test_small_alpha_on_the_hill_is_stuck_and_a_hopping_alpha_is_good():
+    losses, grads = hill(0.01, 2.0)
+    assert losses[-1] == pytest.approx(-2.6186, abs=1e-3)  # the local minimum near x = 1.35
+    d = diagnose(losses, HILL_MIN, lr=0.01, grad_norms=grads)
+    assert d.regime == "stuck" and d.confidence >= 0.8
+    assert d.next_lr > 0.01 and "larger" in d.advice
+    assert diagnose(losses, HILL_MIN).regime == "stuck"  # without gradients too
+    # without a floor a stuck run cannot be told from a good one: good, less sure, and said so
+    blind = diagnose(losses, lr=0.01, grad_norms=grads)
+    assert blind.regime == "good" and blind.confidence < d.confidence
+    assert "stuck" in blind.advice and "floor" in blind.advice
+    # from x = 2.5 the first steps of alpha = 0.08 hop over the hill into the global minimum
+    hop, hop_grads = hill(0.08, 2.5)
+    assert hop[-1] == pytest.approx(HILL_MIN, abs=1e-6)
+    assert diagnose(hop, HILL_MIN, lr=0.08, grad_norms=hop_grads).regime == "good"
+    # from x = 2 no constant alpha both hops and settles: 0.115 hops, then bounces
+    bounce, _ = hill(0.115, 2.0)
+    assert diagnose(bounce, HILL_MIN).regime != "stuck"
+
+
+# ------------------------------------------------------------------------------------ rule 6
+
+
+def _moons(n=200, seed=0):
+    rng = np.random.RandomState(seed)
+    t = rng.uniform(0, np.pi, n)
+    lab = rng.randint(0, 2, n)
+    x = np.where(lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
+                 np.c_[1 - np.cos(t), 0.5 - np.sin(t)]) + rng.normal(0, 0.15, (n, 2))
+    return (x - x.mean(0)) / x.std(0), 2.0 * lab - 1.0
+
+
+def _mlp_full_batch(lr, steps=600, width=32, seed=0):
+    x, y = _moons(seed=seed)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Tanh(),
+                              torch.nn.Linear(width, width), torch.nn.Tanh(),
+                              torch.nn.Linear(width, 1)).double()
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    xt, yt = torch.tensor(x), torch.tensor(y)[:, None]
+    losses, grads = [], []
+    for _ in range(steps + 1):
+        opt.zero_grad()
+        loss = ((net(xt) - yt) ** 2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(float(torch.sqrt(sum((p.grad**2).sum() for p in net.parameters()))))
+        opt.step()
+    return np.array(losses[:-1]), np.array(grads[:-1])
+
+
+def test_edge_of_stability_run_is_not_diverging():
+    losses, grads = _mlp_full_batch(0.3)
+    up = np.mean(np.diff(losses) > 0)
+    assert up >= 0.10, up  # the cost goes up on many single steps ...
+    assert losses[-1] < 0.1 * losses[0]  # ... and still ends far below its start
+    for floor in (None, float(np.mean(losses[-60:])), 0.0):
+        for g in (None, grads):
+            d = diagnose(losses, floor, lr=0.3, grad_norms=g)
+            assert d.regime != "diverging", (floor, d.advice)
+    # the same network at twice the rate blows up
+    assert diagnose(_mlp_full_batch(1.0, steps=150)[0]).regime == "diverging"
+
+
+def test_up_steps_inside_falling_windows_are_not_diverging():
+    t = np.arange(400)
+    zigzag = np.exp(-t / 150) * (1 + 0.3 * (t % 2)) + 0.05 * (t % 7 == 0)
+    assert np.mean(np.diff(zigzag) > 0) > 0.4
+    assert diagnose(zigzag).regime != "diverging"
+    assert diagnose(zigzag, 0.0).regime != "diverging"
+
+
+# ------------------------------------------------------------------------------------ rule 7
+
+
+def test_non_finite_values_mean_diverging():
+    good, _ = quad1d(0.5)
+    for bad in (math.nan, math.inf, -math.inf):
+        log = good.copy()
+        log[150] = bad
+        d = diagnose(log, 0.0, lr=0.5)
+        assert d.regime == "diverging" and d.confidence >= 0.95
+        assert d.evidence["first_nonfinite_step"] == 150
+        assert d.next_lr == pytest.approx(0.05)
+        assert "non-finite" in d.advice
+    assert diagnose([1.0, math.nan, math.nan]).regime == "diverging"
+
+
+def test_huge_growth_is_diverging_with_high_confidence():
+    d = diagnose(np.logspace(0, 12, 50), lr=0.5)
+    assert d.regime == "diverging" and d.confidence >= 0.95
+    assert d.next_lr <= 0.05 and "smaller" in d.advice
+    assert d.evidence["growth"] > 1e10
+
+
+def test_slow_growth_suggests_the_quadratic_sweet_spot():
+    losses, _ = quad1d(2.005)  # grows by (alpha L - 1)^2 = 1.01 per step
+    d = diagnose(losses, 0.0, lr=2.005)
+    assert d.regime == "diverging"
+    assert d.next_lr == pytest.approx(1.0, rel=0.05)  # 1/L
+
+
+# ------------------------------------------------------------------------------------ shape of the result
+
+
+def test_diagnosis_is_json_ready_and_complete():
+    for al in (1e-3, 1.0, 1.999, 2.1, 10.0):
+        losses, grads = quad1d(al)
+        for floor in (0.0, None):
+            d = diagnose(losses, floor, lr=al, grad_norms=grads)
+            assert isinstance(d, Diagnosis) and d.regime in REGIMES
+            assert 0.0 <= d.confidence <= 1.0
+            blob = json.dumps(d.to_dict(), allow_nan=False)
+            back = json.loads(blob)
+            assert set(back) == {"regime", "confidence", "evidence", "advice", "next_lr"}
+            assert all(v is None or isinstance(v, (int, float, bool))
+                       for v in back["evidence"].values())
+            assert d.advice.endswith(".")
+            if d.regime != "good":
+                assert d.next_lr is not None and f"{d.next_lr:.2g}" in d.advice
+
+
+def test_advice_without_a_learning_rate_has_no_number():
+    losses, _ = quad1d(1e-3)
+    d = diagnose(losses, 0.0)
+    assert d.regime == "too_low" and d.next_lr is None and "larger" in d.advice
+
+
+def test_advice_factors_per_regime():
+    lr = 0.1
+    assert diagnose(quad1d(2.1)[0], 0.0, lr=lr).next_lr <= lr / 2
+    assert diagnose(quad1d(1e-3)[0], 0.0, lr=lr).next_lr >= 3 * lr
+    hi, g = quad1d(1.999)  # the run's own steps are 1.999 * g long
+    d = diagnose(hi, 0.0, lr=lr, grad_norms=g, step_sizes=1.999 * g)
+    assert d.regime == "too_high" and d.next_lr == pytest.approx(lr / 3, rel=0.05)
+    assert diagnose(hill(0.01, 2.0)[0], HILL_MIN, lr=0.01).next_lr > 0.01
+
+
+def test_inputs_of_many_kinds():
+    losses, _ = quad1d(1e-3)
+    want = diagnose(losses, 0.0).regime
+    assert diagnose(list(losses), 0.0).regime == want
+    assert diagnose(torch.tensor(losses, dtype=torch.float32), 0.0).regime == want
+    assert diagnose(tuple(int(v * 1000) for v in losses * 1000), 0.0).regime in REGIMES
+    assert diagnose(losses[50:], 0.0, start_loss=losses[0]).regime == want
+    assert diagnose(losses, np.float32(0.0), lr=np.float64(1e-3)).regime == want
+
+
+@pytest.mark.parametrize(
+    ("losses", "kwargs", "words"),
+    [
+        ([], {}, "empty"),
+        ([1.0], {}, "one point"),
+        (np.array([math.nan, math.nan]), {}, "no finite"),
+        (["a", "b"], {}, "real numbers"),
+        ([1.0, "x", 2.0], {}, "real numbers"),
+        ([[1.0, 2.0], [3.0, 4.0]], {}, "1-D"),
+        ([1.0, 0.5, 0.2], {"lr": -0.1}, "lr=-0.1"),
+        ([1.0, 0.5, 0.2], {"lr": math.inf}, "lr=inf"),
+        ([1.0, 0.5, 0.2], {"grad_norms": [1.0]}, "grad_norms"),
+        ([1.0, 0.5, 0.2], {"step_sizes": [1.0, -1.0, 1.0]}, "negative"),
+        ([1.0, 0.5, 0.2], {"floor": math.nan}, "floor"),
+    ],
+)
+def test_invalid_input_raises_value_error(losses, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        diagnose(losses, **kwargs)
+
+
+def test_wrong_types_raise_type_error():
+    with pytest.raises(TypeError):
+        diagnose("1,2,3")
+    with pytest.raises(TypeError):
+        diagnose(None)
+    with pytest.raises(TypeError):
+        diagnose([1.0, 0.5], lr="0.1")
+    with pytest.raises(TypeError):
+        diagnose([1.0, 0.5], lr=True)
+
+
+def test_the_tolerance_is_the_documented_one():
+    assert TOL == 0.02
+    # 1 % of the initial gap left: good; 10 % left and flat: not good
+    assert diagnose([1.0, 0.3, 0.05, 0.012, 0.01, 0.01, 0.01], 0.0).regime == "good"
+    assert diagnose([1.0, 0.3, 0.12, 0.1, 0.1, 0.1, 0.1], 0.0).regime != "good"
