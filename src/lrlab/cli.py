@@ -94,6 +94,8 @@ def _print_diagnosis(d) -> None:
     out.print(f"regime      {d.regime}  (confidence {d.confidence:.2f})")
     out.print(f"advice      {d.advice}")
     for key, value in d.evidence.items():
+        if value is None:
+            continue
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         out.print(f"  {key:<22}{shown}")
 
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("lrlab: interrupted")
         return 130
-    except (BadInput, ValueError, TypeError, OSError) as e:
+    except (BadInput, ValueError, TypeError, OSError, ImportError) as e:
         err.print(f"lrlab: error: {_one_line(e)}")
         return 2
     except Exception as e:
