@@ -1,0 +1,18 @@
+"""The web lab: a local page to watch gradient descent with any learning rate.
+
+``create_app()`` builds the FastAPI application (a JSON API over the library, plus the page);
+``serve()`` runs it with uvicorn on the loopback interface. Every script and style the page
+uses is served by the application itself, so it works with no internet.
+
+Example:
+    >>> from lrlab.web import create_app
+    >>> app = create_app()
+    >>> "/api/run" in {route.path for route in app.routes}
+    True
+"""
+
+from __future__ import annotations
+
+from .app import Limits, create_app, serve
+
+__all__ = ["Limits", "create_app", "serve"]

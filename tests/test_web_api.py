@@ -1,0 +1,410 @@
+"""The web lab's JSON API: every endpoint against independent facts, and no 500 for bad input."""
+
+import concurrent.futures
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import lrlab
+from lrlab.web import Limits, create_app
+
+LOOPBACK = "http://127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(), base_url=LOOPBACK) as c:
+        yield c
+
+
+def has(module):
+    try:
+        return bool(importlib.util.find_spec(module) and importlib.import_module(module))
+    except ImportError:
+        return False
+
+
+# ------------------------------------------------------------------------------------- the page
+
+
+def test_page_and_every_asset_are_served_locally(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert refs and all(r.startswith("/") and not r.startswith("//") for r in refs), refs
+    for ref in refs:
+        assert client.get(ref).status_code == 200, ref
+    plotly = client.get("/static/vendor/plotly.min.js")
+    assert plotly.headers["content-type"].startswith("text/javascript")
+    assert b"plotly.js" in plotly.content[:200] and len(plotly.content) > 1_000_000
+    for asset in ("/static/app.js", "/static/style.css"):
+        text = client.get(asset).text
+        assert not re.search(r"https?://", text), f"{asset} refers to another host"
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+
+
+def test_openapi_schema_without_cdn_docs(client):
+    schema = client.get("/openapi.json").json()
+    paths = set(schema["paths"])
+    assert {"/api/run", "/api/compare", "/api/sweep", "/api/pictures", "/api/objective",
+            "/api/suggest", "/api/sharpness", "/api/diagnose", "/api/diagnose/losses",
+            "/api/catalogue"} <= paths
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+
+
+def test_only_loopback_host_names_are_answered(client):
+    assert client.get("/api/health", headers={"host": "evil.example"}).status_code == 400
+    assert client.get("/api/health", headers={"host": "localhost:8000"}).status_code == 200
+
+
+# -------------------------------------------------------------------------------- objectives
+
+
+def test_catalogue_lists_functions_problems_and_limits(client):
+    d = client.get("/api/catalogue").json()
+    names = {r["name"] for r in d["objectives"]}
+    assert {"parabola", "rosenbrock", "himmelblau", "hill", "digits-mlp"} <= names
+    assert d["limits"]["analytic"]["steps"] == Limits().steps
+    assert set(d["features"]) == {"suggest", "sharpness", "logs"}
+
+
+def test_objective_contour_is_the_function_on_its_grid(client):
+    d = client.post("/api/objective", json={"objective": "himmelblau", "resolution": 20}).json()
+    x, y, z = (np.array(d["surface"][k], dtype=float) for k in "xyz")
+    assert z.shape == (20, 20) and x[0] == d["box"][0][0] and y[-1] == d["box"][1][1]
+    X, Y = np.meshgrid(x, y)
+    np.testing.assert_allclose(z, (X**2 + Y - 11) ** 2 + (X + Y**2 - 7) ** 2, rtol=1e-12)
+    assert d["marks"]["where"] == "minimum"
+    assert d["marks"]["two_over_L"] == pytest.approx(2 / d["sharpness_at_minimum"])
+
+
+def test_expression_objective_measures_sharpness_at_the_start(client):
+    if not has("lrlab.curvature"):
+        pytest.skip("lrlab.curvature is not available")
+    d = client.post("/api/objective", json={"objective": "x**2 + 3*y**2"}).json()
+    assert d["params"] == ["x", "y"] and d["marks"]["where"] == "start"
+    assert d["marks"]["sharpness"] == pytest.approx(6.0)
+    assert d["marks"]["one_over_L"] == pytest.approx(1 / 6)
+    assert d["default_lr"] == pytest.approx(1 / 6)
+    one_d = client.post("/api/objective", json={"objective": "x**4 - 4*x**2 + x"}).json()
+    xs = np.array(one_d["surface"]["x"])
+    np.testing.assert_allclose(one_d["surface"]["z"], xs**4 - 4 * xs**2 + xs, atol=1e-12)
+    assert one_d["surface"]["y"] is None
+
+
+def test_dataset_problem_has_no_surface_and_smaller_limits(client):
+    d = client.post("/api/objective", json={"objective": "diabetes-linear"}).json()
+    assert d["kind"] == "dataset" and d["surface"] is None and d["dim"] == 11
+    assert d["limits"]["steps"] == Limits().dataset_steps
+
+
+# ---------------------------------------------------------------------------------------- runs
+
+
+def test_run_on_a_parabola_follows_the_closed_form(client):
+    # f = L/2 x^2 from x0 = 1: x_n = (1 - lr L)^n, so C_n = (1 - lr L)^(2n) C_0.
+    L, lr, steps = 2.0, 0.1, 30
+    d = client.post("/api/run", json={"objective": "parabola", "lr": lr, "steps": steps}).json()
+    n = np.arange(steps + 1)
+    np.testing.assert_allclose(d["losses"], (1 - lr * L) ** (2 * n) * (L / 2), rtol=1e-12)
+    np.testing.assert_allclose(np.array(d["params"])[:, 0], (1 - lr * L) ** n, rtol=1e-12)
+    # The step length alpha*|grad| shrinks with the gradient at constant alpha.
+    np.testing.assert_allclose(d["step_sizes"], lr * L * (1 - lr * L) ** n[:-1], rtol=1e-12)
+    assert d["regime"] in lrlab.REGIMES and d["diagnosis"]["regime"] == d["regime"]
+
+
+def test_run_is_what_the_library_returns(client):
+    body = {"objective": "rosenbrock", "lr": 1.5e-3, "steps": 120, "start": [-1.5, 2.0]}
+    d = client.post("/api/run", json=body).json()
+    run = lrlab.descend("rosenbrock", lr=1.5e-3, steps=120, start=[-1.5, 2.0])
+    ref = run.to_dict()
+    keys = ("losses", "grad_norms", "step_sizes", "final_loss", "diverged_at", "floor", "regime")
+    for key in keys:
+        assert d[key] == ref[key], key
+    assert d["diagnosis"] == json.loads(json.dumps(ref["diagnosis"]))
+    np.testing.assert_array_equal(np.array(d["params"]), run.params)
+
+
+def test_a_quadratic_diverges_exactly_above_two_over_l(client):
+    def run(lr):
+        body = {"objective": "parabola", "lr": lr, "steps": 300}
+        return client.post("/api/run", json=body).json()
+
+    below, above = run(0.999), run(1.001)
+    assert below["regime"] != "diverging" and above["losses"][-1] > above["losses"][0]
+
+
+def test_a_run_that_diverges_at_once_is_a_diverging_run(client):
+    r = client.post("/api/run", json={"objective": "beale", "lr": 1.0, "steps": 50})
+    assert r.status_code == 200 and r.json()["regime"] == "diverging"
+
+
+def test_compare_is_one_sweep_of_those_learning_rates(client):
+    lrs = [1e-4, 1e-3, 1.9e-3]
+    body = {"objective": "rosenbrock", "lrs": lrs, "steps": 150}
+    d = client.post("/api/compare", json=body).json()
+    sw = lrlab.sweep("rosenbrock", lrs=lrs, steps=150)
+    assert [r["lr"] for r in d["runs"]] == lrs and d["best_lr"] == sw.best_lr
+    assert d["floor"] == sw.floor
+    for got, run in zip(d["runs"], sw.runs, strict=True):
+        assert got["losses"] == run.to_dict()["losses"] and got["regime"] == run.regime
+
+
+def test_concurrent_requests_each_get_their_own_answer(client):
+    lrs = [0.05 * k for k in range(1, 13)]
+
+    def ask(lr):
+        return client.post("/api/run", json={"objective": "booth", "lr": lr, "steps": 80}).json()
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(ask, lrs))
+    for lr, d in zip(lrs, answers, strict=True):
+        ref = lrlab.descend("booth", lr=lr, steps=80).to_dict()
+        assert d["lr"] == lr and d["losses"] == ref["losses"] and d["regime"] == ref["regime"]
+
+
+def test_sweep_finds_one_over_l_on_a_quadratic_with_the_marks(client):
+    d = client.post("/api/sweep", json={"objective": "parabola", "lr_min": 0.01, "lr_max": 3.0,
+                                        "num": 41, "steps": 50}).json()
+    assert d["marks"]["one_over_L"] == 0.5 and d["marks"]["two_over_L"] == 1.0
+    # x_n = (1 - lr L)^n x0 with L = 2: lr = 1/L = 0.5 reaches the minimum in one step.
+    assert abs(math.log(d["best_lr"] / 0.5)) < math.log(3.0 / 0.01) / 40
+    for r in d["runs"]:
+        assert (r["regime"] == "diverging") == (r["lr"] > 1.0), r
+
+
+def test_sweep_default_range_brackets_two_over_l(client):
+    d = client.post("/api/sweep", json={"objective": "bowl:kappa=10", "num": 24}).json()
+    lrs = [r["lr"] for r in d["runs"]]
+    two_over_l = 2 / 10
+    assert len(lrs) == 24 and lrs[0] < two_over_l / 2 and two_over_l < lrs[-1]
+
+
+def test_pictures_show_the_four_regimes_on_the_small_hill(client):
+    d = client.post("/api/pictures", json={"objective": "hill", "steps": 200}).json()
+    assert [c["label"] for c in d["curves"]] == ["very high", "high", "low", "good"]
+    assert [c["run"]["regime"] for c in d["curves"]] == ["diverging", "too_high", "too_low", "good"]
+    lrs = [c["run"]["lr"] for c in d["curves"]]
+    assert lrs[0] > lrs[1] > lrs[3] > lrs[2]
+    assert [p["label"] for p in d["paths"]] == ["too low", "just right", "too high"]
+    assert all(p["run"]["params"] for p in d["paths"])
+    assert d["sweep"]["best_lr"] == d["curves"][3]["run"]["lr"]
+
+
+def test_sharpness_matches_numpy_eigenvalues(client):
+    if not has("lrlab.curvature"):
+        pytest.skip("lrlab.curvature is not available")
+    body = {"objective": "x**2 + x*y + 2*y**2", "at": [0.3, -1.0]}
+    d = client.post("/api/sharpness", json=body).json()
+    top = np.linalg.eigvalsh([[2.0, 1.0], [1.0, 4.0]]).max()
+    assert d["sharpness"] == pytest.approx(top, rel=1e-6)
+
+
+def test_suggest(client):
+    if not has("lrlab.suggest"):
+        r = client.post("/api/suggest", json={"objective": "parabola"})
+        assert r.status_code == 501 and "not available" in r.json()["detail"]
+        pytest.skip("lrlab.suggest is not available")
+    d = client.post("/api/suggest", json={"objective": "parabola:L=4"}).json()
+    assert 0 < d["lr"] <= 2 / 4 and d["methods"]
+
+
+# ------------------------------------------------------------------------------------ diagnose
+
+
+def test_diagnose_an_uploaded_csv_log(client):
+    if not has("lrlab.logs"):
+        pytest.skip("lrlab.logs is not available")
+    steps = np.arange(60)
+    loss = 2.0 * 1.3**steps  # grows by orders of magnitude: diverging
+    rows = (f"{s},{float(v)!r},0.5\n" for s, v in zip(steps, loss, strict=True))
+    text = "step,loss,acc\n" + "".join(rows)
+    r = client.post("/api/diagnose", files={"file": ("train.csv", text.encode(), "text/csv")})
+    d = r.json()
+    assert r.status_code == 200 and d["regime"] == "diverging"
+    assert d["column"] == "loss" and "acc" in d["available"] and d["points"] == 60
+    np.testing.assert_allclose(d["values"], loss)
+    assert d["advice"] and 0 <= d["confidence"] <= 1
+
+
+def test_diagnose_a_json_lines_log_with_a_chosen_column(client):
+    if not has("lrlab.logs"):
+        pytest.skip("lrlab.logs is not available")
+    lines = "".join(json.dumps({"step": t, "train": {"loss": 1.0 / (t + 1)}, "lr": 0.1}) + "\n"
+                    for t in range(50))
+    d = client.post("/api/diagnose", files={"file": ("run.jsonl", lines.encode())},
+                    data={"column": "train/loss"}).json()
+    assert d["column"] == "train/loss" and d["values"][0] == 1.0 and len(d["steps"]) == 50
+
+
+@pytest.mark.parametrize("name,content", [
+    ("garbage.csv", bytes(range(256)) * 20),
+    ("empty.csv", b""),
+    ("words.csv", b"hello\nworld\n"),
+    ("one.csv", b"loss\n1.0\n"),
+    ("../../etc/passwd", b"root:x:0:0\n"),
+    ("x.jsonl", b'{"loss": \n'),
+])
+def test_a_garbage_upload_is_a_4xx(client, name, content):
+    if not has("lrlab.logs"):
+        pytest.skip("lrlab.logs is not available")
+    r = client.post("/api/diagnose", files={"file": (name, content)})
+    assert 400 <= r.status_code < 500 and r.json()["detail"]
+
+
+def test_an_upload_over_the_limit_is_refused():
+    limits = Limits(upload_bytes=1000)
+    with TestClient(create_app(limits=limits), base_url=LOOPBACK) as c:
+        r = c.post("/api/diagnose", files={"file": ("big.csv", b"loss\n" + b"1.0\n" * 5000)})
+        assert r.status_code == 413 and "larger than 1,000 bytes" in r.json()["detail"]
+        huge = b'{"losses": [' + b"1.0," * 2_000_000 + b"1.0]}"
+        r = c.post("/api/diagnose/losses", content=huge,
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 413
+
+
+def test_diagnose_a_list_of_costs(client):
+    t = np.arange(201)
+    losses = 0.5 * (1 - 1e-3) ** (2 * t)
+    d = client.post("/api/diagnose/losses", json={"losses": losses.tolist(), "floor": 0.0,
+                                                  "lr": 1e-3}).json()
+    assert d["regime"] == lrlab.diagnose(losses, floor=0.0, lr=1e-3).regime == "too_low"
+    d = client.post("/api/diagnose/losses", json={"losses": [1.0, 10.0, 1e3, None]}).json()
+    assert d["regime"] == "diverging"
+
+
+# ---------------------------------------------------------------------------- bad input, caps
+
+
+@pytest.mark.parametrize("text,position", [("x**2 + (y", 7), ("x + foo(2)", 4), ("2 ** ** x", 5)])
+def test_expression_errors_say_where(client, text, position):
+    for path, extra in (("/api/objective", {}), ("/api/run", {"lr": 0.1})):
+        r = client.post(path, json={"objective": text, **extra})
+        d = r.json()
+        assert r.status_code == 400 and d["position"] == position and d["reason"], d
+
+
+@pytest.mark.parametrize("text", [
+    "os.path:join", "__import__('os').system('true')", "open('/etc/passwd')",
+    "x.__class__", "lambda: 0", "rosenbrok", "x; import os", "exec('1')",
+])
+def test_text_never_becomes_code(client, text):
+    r = client.post("/api/run", json={"objective": text, "lr": 0.1, "steps": 2})
+    assert r.status_code == 400 and r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [
+    {"objective": "parabola", "lr": 0.1, "steps": Limits().steps + 1},
+    {"objective": "digits-mlp", "lr": 0.1, "steps": Limits().dataset_steps + 1},
+    {"objective": "digits-mlp:hidden=4096", "lr": 0.1, "steps": 300},
+])
+def test_runs_over_the_caps_are_refused(client, body):
+    r = client.post("/api/run", json=body)
+    assert r.status_code == 400 and "at most" in r.json()["detail"]
+
+
+def test_sweeps_and_comparisons_over_the_caps_are_refused(client):
+    r = client.post("/api/sweep", json={"objective": "parabola", "num": Limits().lanes + 1})
+    assert r.status_code == 400 and "at most" in r.json()["detail"]
+    lrs = [0.1] * (Limits().compare_lanes + 1)
+    r = client.post("/api/compare", json={"objective": "parabola", "lrs": lrs})
+    assert r.status_code == 400 and "at most" in r.json()["detail"]
+    r = client.post("/api/sweep", json={"objective": "parabola", "lr_min": 1.0, "lr_max": 0.1})
+    assert r.status_code == 400
+
+
+def test_a_computation_over_its_time_is_stopped_with_a_503():
+    with TestClient(create_app(limits=Limits(seconds=0.2)), base_url=LOOPBACK) as c:
+        r = c.post("/api/sweep", json={"objective": "rastrigin", "num": 64, "steps": 5000})
+        assert r.status_code == 503 and "longer than" in r.json()["detail"]
+
+
+def test_a_full_queue_is_a_503():
+    with TestClient(create_app(limits=Limits(queue=0)), base_url=LOOPBACK) as c:
+        r = c.post("/api/run", json={"objective": "parabola", "lr": 0.1})
+        assert r.status_code == 503 and "busy" in r.json()["detail"]
+
+
+HOSTILE = [
+    "", " ", "\x00", "x" * 5000, "(" * 3000, "1" + "+1" * 1500, "x**" * 60 + "2", "💥", "NaN",
+    "<script>alert(1)</script>", "'; DROP TABLE runs; --", "${7*7}", "{{7*7}}", "../../etc/passwd",
+    "digits-mlp:hidden=99999999", "bowl:kappa=-1", "bowl:kappa=1e999", "parabola:L=nan",
+    "digits-mlp:batch_size=0", "x" * 17 + "+y",
+]
+BAD_VALUES = [None, "abc", "NaN", "Infinity", -1, 0, 1e308, 1e400, True, [], {}, [1, 2], "1e-3x"]
+ENDPOINTS = {
+    "/api/objective": {"objective": "parabola"},
+    "/api/run": {"objective": "parabola", "lr": 0.1, "steps": 5},
+    "/api/compare": {"objective": "parabola", "lrs": [0.1, 0.2], "steps": 5},
+    "/api/pictures": {"objective": "parabola", "steps": 5},
+    "/api/sweep": {"objective": "parabola", "num": 4, "steps": 5},
+    "/api/sharpness": {"objective": "parabola"},
+    "/api/suggest": {"objective": "parabola"},
+    "/api/diagnose/losses": {"losses": [1.0, 0.5, 0.25]},
+}
+
+
+def fuzz_cases():
+    for path, good in ENDPOINTS.items():
+        for field in good:
+            for bad in BAD_VALUES:
+                yield path, {**good, field: bad}
+        yield path, {k: v for k, v in good.items() if k != next(iter(good))}
+        yield path, {**good, "unexpected": 1}
+        if "objective" in good:
+            for text in HOSTILE:
+                yield path, {**good, "objective": text}
+        if "start" not in good and path not in ("/api/diagnose/losses", "/api/sharpness",
+                                                "/api/suggest"):
+            for start in ([1.0, 2.0, 3.0], [1e300], ["a"], [float("nan")], [0.0] * 40):
+                yield path, {**good, "start": start}
+
+
+def test_no_500_for_a_battery_of_bad_inputs(client):
+    failures = []
+    for path, body in fuzz_cases():
+        text = json.dumps(body, allow_nan=True)
+        r = client.post(path, content=text, headers={"content-type": "application/json"})
+        if r.status_code >= 500 and r.status_code not in (501, 503):
+            failures.append((path, text[:120], r.status_code))
+        elif r.status_code >= 400:
+            assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+    assert not failures, failures[:10]
+
+
+@pytest.mark.parametrize("raw,ctype", [
+    (b"{not json", "application/json"),
+    (b'{"objective": "parabola", "lr": NaN}', "application/json"),
+    (b'{"objective": "parabola", "lr": -Infinity}', "application/json"),
+    (b"[]", "application/json"),
+    (b'"parabola"', "application/json"),
+    (b"objective=parabola&lr=0.1", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00", "application/json"),
+    (b'{"objective": "parabola", "lr": 0.1, "steps": 1.5}', "application/json"),
+    (b'{"objective": "parabola", "lr": 0.1, "steps": 99999999999999999999999}', "application/json"),
+])
+def test_malformed_bodies_are_4xx(client, raw, ctype):
+    r = client.post("/api/run", content=raw, headers={"content-type": ctype})
+    assert 400 <= r.status_code < 500 and r.json()["detail"]
+
+
+def test_diagnose_form_fields_are_validated(client):
+    files = {"file": ("log.csv", b"loss\n1\n0.5\n0.2\n")}
+    for data in ({"floor": "abc"}, {"floor": "nan"}, {"column": "x" * 500}):
+        r = client.post("/api/diagnose", files=files, data=data)
+        assert 400 <= r.status_code < 500, (data, r.text)
+    assert client.post("/api/diagnose", data={"column": "loss"}).status_code == 422
+
+
+def test_the_package_ships_the_page():
+    static = Path(lrlab.__file__).parent / "web" / "static"
+    shipped = {p.name for p in static.iterdir()}
+    assert {"index.html", "app.js", "style.css", "favicon.svg"} <= shipped

@@ -1,0 +1,313 @@
+"""The web lab in a real headless chromium: every view used the way a person would use it.
+
+The server runs in a background thread on a free loopback port; Playwright drives Debian's
+chromium. Every test fails on a console error, an uncaught exception, or a request to a host
+other than the lab itself. A screenshot of each view is kept under test-output/screenshots/.
+"""
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from lrlab.web import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the web lab did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """What a page did that it should not: console errors, page errors, other hosts."""
+
+    def __init__(self, page, base):
+        self.errors, self.foreign, self.allowed = [], [], []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", lambda r: self._request(r.url, base))
+
+    def _request(self, url, base):
+        if not url.startswith((base + "/", "data:", "blob:", "about:")):
+            self.foreign.append(url)
+
+    def expect_status(self, status):
+        """A request that is meant to fail (chromium logs every 4xx on the console)."""
+        self.allowed.append(f"status of {status}")
+
+    def check(self):
+        errors = [e for e in self.errors if not any(a in e for a in self.allowed)]
+        assert not errors, errors
+        assert not self.foreign, self.foreign
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.watch = Watch(pg, server)
+    pg.base = server
+    yield pg
+    pg.watch.check()
+    context.close()
+
+
+def settle(page):
+    """Wait until no request is in flight and the plots have drawn."""
+    page.wait_for_function("() => document.getElementById('status').textContent !== 'computing…'")
+    page.wait_for_timeout(150)
+    page.wait_for_function("() => document.getElementById('status').textContent !== 'computing…'")
+
+
+def wait_text(page, element, test, **kwargs):
+    script = f"() => document.getElementById('{element}').textContent.{test}"
+    page.wait_for_function(script, **kwargs)
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def path_trace(page):
+    return page.evaluate("""() => {
+        const d = document.getElementById('plot-path').data || [];
+        const t = d.find((t) => t.name === 'path');
+        return t ? {x: Array.from(t.x), y: Array.from(t.y)} : null;
+    }""")
+
+
+def regime(page, badge="badge"):
+    return page.get_attribute(f"#{badge}", "data-regime")
+
+
+def url_state(page):
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def open_lab(page, query=""):
+    page.goto(page.base + "/" + query)
+    page.wait_for_function("() => document.getElementById('badge').dataset.regime !== ''"
+                           " || !document.getElementById('view-explore').offsetParent")
+    settle(page)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_type_an_expression_and_move_the_slider(page):
+    open_lab(page)
+    page.fill("#objective-text", "x**4 - 4*x**2 + x")
+    wait_text(page, "objective-info", "includes('x**4')")
+    wait_text(page, "path-title", "includes('curve')")
+    settle(page)
+    before, regime_before = path_trace(page), regime(page)
+    assert before and len(before["x"]) == 201 and regime_before
+
+    # The learning rate at the top of the slider's range (10/L): the path flies off.
+    page.focus("#lr-slider")
+    page.keyboard.press("End")
+    page.wait_for_function(
+        f"() => document.getElementById('badge').dataset.regime !== '{regime_before}'")
+    settle(page)
+    after = path_trace(page)
+    assert after["x"] != before["x"]
+    assert regime(page) == "diverging"
+    assert float(url_state(page)["lr"]) > 0.2
+
+    # A typed value: the badge follows, and the advice names a learning rate.
+    page.fill("#lr-value", "0.001")
+    page.press("#lr-value", "Enter")
+    page.wait_for_function("() => document.getElementById('badge').dataset.regime !== 'diverging'")
+    settle(page)
+    assert url_state(page)["lr"] == "0.001"
+    assert page.text_content("#advice").strip()
+    shot(page, "explore-1d")
+
+    # A broken expression is shown inline with where it breaks; the last picture stays.
+    page.watch.expect_status(400)
+    page.fill("#objective-text", "x**2 + (y")
+    page.wait_for_selector("#objective-error:not([hidden])")
+    assert "Position 7" in page.text_content("#objective-message")
+    assert page.text_content("#objective-caret").splitlines()[1] == " " * 7 + "^"
+    assert page.get_attribute("#objective-text", "aria-invalid") == "true"
+
+
+def test_contour_click_sets_the_start_and_the_path_plays(page):
+    open_lab(page, "?objective=himmelblau&lr=0.01&steps=120")
+    assert page.is_visible("#plot-path .contour")
+    box = page.locator("#plot-path .nsewdrag").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('start')")
+    settle(page)
+    start = [float(v) for v in url_state(page)["start"].split(",")]
+    assert start[0] > 0 and start[1] > 0  # the upper right quarter of the (-5, 5) box
+    trace = path_trace(page)
+    assert trace["x"][0] == pytest.approx(start[0]) and trace["y"][0] == pytest.approx(start[1])
+
+    page.click("#play")
+    page.wait_for_function("() => Number(document.getElementById('scrub').value) < 120")
+    wait_text(page, "play", "includes('Play')", timeout=20_000)
+    assert page.input_value("#scrub") == "120"
+    shot(page, "explore")
+
+    with page.expect_download() as dl:
+        page.click("#export-run-csv")
+    lines = Path(dl.value.path()).read_text().splitlines()
+    assert lines[0] == "step,loss,grad_norm,step_size,x,y" and len(lines) == 122
+    with page.expect_download() as dl:
+        page.click("button.png[data-plot='plot-path']")
+    assert Path(dl.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_shows_the_seeds_four_regimes(page):
+    open_lab(page, "?view=compare&objective=hill")
+    page.wait_for_selector("#compare-out .runs")
+    settle(page)
+    assert page.locator("#compare-out .compare-grid .js-plotly-plot").count() == 5
+    page.click("#pictures-run")
+    page.wait_for_selector("#pictures-curves li")
+    settle(page)
+    curves = page.locator("#pictures-curves li")
+    pictures = [curves.nth(i).get_attribute("data-picture") for i in range(curves.count())]
+    regimes = [curves.nth(i).get_attribute("data-regime") for i in range(curves.count())]
+    assert pictures == ["very high", "high", "low", "good"]
+    assert regimes == ["diverging", "too_high", "too_low", "good"]
+    assert page.locator("#pictures-paths .js-plotly-plot").count() == 3
+    page.evaluate("document.querySelector('main').scrollTo(0, 0)")
+    shot(page, "compare")
+
+    with page.expect_download() as dl:
+        page.click("#export-compare-json")
+    data = json.loads(Path(dl.value.path()).read_text())
+    assert [c["label"] for c in data["curves"]] == pictures
+
+    # The state is in the URL: opening it again shows the same comparison.
+    lrs = "0.01,0.05"
+    page.goto(f"{page.base}/?view=compare&objective=hill&lrs={lrs}&steps=80")
+    page.wait_for_selector("#compare-out .runs")
+    settle(page)
+    assert page.input_value("#compare-lrs") == "0.01, 0.05"
+    assert page.locator("#compare-out .runs tbody tr").count() == 2
+
+
+def test_sweep_landscape_and_open_a_run(page):
+    open_lab(page, "?view=sweep&objective=bowl&steps=150")
+    page.wait_for_selector("#plot-sweep .scatterlayer .point")
+    settle(page)
+    summary = page.text_content("#sweep-summary")
+    assert "Best α" in summary and "2/L = 0.2" in summary
+    legend = page.locator("#sweep-legend [data-regime]")
+    seen = {legend.nth(i).get_attribute("data-regime") for i in range(legend.count())}
+    assert {"diverging", "good", "too_low"} <= seen
+    labels = page.evaluate("Array.from(document.querySelectorAll('#plot-sweep .annotation-text'))"
+                           ".map((a) => a.textContent)")
+    assert {"1/L", "2/L", "best"} <= set(labels)
+    shot(page, "sweep")
+
+    point = page.locator("#plot-sweep .scatterlayer .point").first.bounding_box()
+    page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('view') === 'explore'")
+    settle(page)
+    assert regime(page)
+    assert page.is_visible("#plot-path")
+
+
+def test_diagnose_an_uploaded_log(page):
+    open_lab(page, "?view=diagnose")
+    assert not page.is_visible("#controls")
+    rows = "".join(f"{t},{2.0 * 1.25 ** t!r},{0.1 * t}\n" for t in range(40))
+    page.set_input_files("#log-file", files=[{
+        "name": "train.csv", "mimeType": "text/csv", "buffer": f"step,loss,acc\n{rows}".encode()}])
+    page.wait_for_selector("#log-verdict:not([hidden])")
+    settle(page)
+    assert regime(page, "log-badge") == "diverging"
+    assert page.input_value("#log-column") == "loss"
+    assert page.text_content("#log-advice").strip()
+    assert page.locator("#plot-log .scatterlayer .trace").count() == 1
+    shot(page, "diagnose")
+
+    # Dropped on the drop zone: a falling JSON-lines log.
+    lines = "".join(json.dumps({"step": t, "loss": 3.0 * 0.97 ** t}) + "\\n" for t in range(300))
+    page.evaluate(f"""() => {{
+        const dt = new DataTransfer();
+        dt.items.add(new File(['{lines}'], 'run.jsonl', {{type: 'application/json'}}));
+        const drop = new DragEvent('drop', {{dataTransfer: dt, bubbles: true}});
+        document.getElementById('drop').dispatchEvent(drop);
+    }}""")
+    wait_text(page, "log-title", "startsWith('run.jsonl')")
+    settle(page)
+    assert regime(page, "log-badge") != "diverging"
+
+    # A file that is not a log: the reason is shown, nothing breaks.
+    page.watch.expect_status(400)
+    page.set_input_files("#log-file", files=[{
+        "name": "photo.csv", "mimeType": "text/csv", "buffer": bytes(range(256)) * 8}])
+    page.wait_for_selector("#log-error:not([hidden])")
+    assert "binary" in page.text_content("#log-error")
+
+
+def test_dataset_problem_shows_cost_and_steps_only(page):
+    open_lab(page, "?objective=diabetes-linear&lr=0.1&steps=60")
+    assert not page.is_visible("#path-card")
+    assert page.is_visible("#plot-cost .scatterlayer")
+    assert page.is_visible("#plot-steps .scatterlayer")
+    assert page.is_disabled("#start")
+    assert regime(page)
+
+
+def test_suggest(page):
+    open_lab(page, "?objective=bowl")
+    if page.is_disabled("#suggest"):
+        pytest.skip("suggestions are not available in this installation")
+    page.click("#suggest")
+    page.wait_for_selector("#suggestion:not([hidden]) .lr")
+    suggested = float(page.text_content("#suggestion .lr").split("=")[1])
+    assert 0 < suggested <= 0.2  # at most 2/L on this quadratic bowl, L = 10
+    page.click("#suggestion button")
+    page.wait_for_function(f"() => Math.abs(Number(new URLSearchParams(location.search).get('lr'))"
+                           f" / {suggested} - 1) < 0.01")
+    settle(page)
+    shot(page, "suggest")
