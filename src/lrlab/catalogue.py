@@ -119,7 +119,7 @@ class Entry:
 def _coords(W: torch.Tensor, d: int) -> tuple[torch.Tensor, ...]:
     if W.shape[-1:] != (d,):
         fail("W.shape", tuple(W.shape), f"expected a last axis of length {d}")
-    return tuple(W[..., i] for i in range(d))
+    return W.unbind(-1)  # unbind: its backward stacks, where indexing would zero-fill
 
 
 def _parabola(W: torch.Tensor, *, L: float) -> torch.Tensor:

@@ -256,7 +256,7 @@ def _available_memory() -> int:
 class _Lanes:
     """The engine's raw output: histories with NaN after a lane's retirement."""
 
-    losses: np.ndarray  # (K, steps + 1), possibly a transposed view
+    losses: np.ndarray  # (K, steps + 1), a transposed view, NaN after retirement
     grad_norms: np.ndarray  # (K, steps + 1)
     lr_factors: np.ndarray  # (steps,)
     params: np.ndarray | None  # (K, steps + 1, dim)
@@ -281,32 +281,39 @@ def _engine(
     K, dim = len(lrs), f.dim
     W = start.expand(K, dim).clone()
     lr_col = torch.as_tensor(lrs, dtype=f.dtype, device=f.device)[:, None]
-    # Histories are step-major so that recording a step writes one contiguous row.
-    nan = {"dtype": f.dtype, "device": f.device}
-    losses = torch.full((steps + 1, K), float("nan"), **nan)
-    gnorms = torch.full((steps + 1, K), float("nan"), **nan)
-    params = torch.full((steps + 1, K, dim), float("nan"), **nan) if keep_params else None
     active: torch.Tensor | None = None  # None while every lane is still running
     diverged_at = np.full(K, -1)
     check_every = _check_interval(f.device)
     factors = np.ones(steps)
     stream = f.batches(steps)
     report_every = max(1, steps // 200)
+    # Histories are step-major: recording a step writes one row, in order, even after some
+    # lanes have retired. The NaN fill also touches every page up front, on all threads.
+    like = {"dtype": f.dtype, "device": f.device}
+    hist = (torch.full((steps + 1, K), float("nan"), **like),
+            torch.full((steps + 1, K), float("nan"), **like),
+            torch.full((steps + 1, K, dim), float("nan"), **like) if keep_params else None)
+    recent: list[tuple[torch.Tensor, torch.Tensor]] = []  # since the last divergence check
+    t_now = 0
 
-    def record(t: int, L: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    def record(L: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
         gn = torch.linalg.vector_norm(G, dim=1)
-        rows = slice(None) if active is None else active
-        losses[t, rows] = L
-        gnorms[t, rows] = gn
-        if params is not None:
-            params[t, rows] = W
+        for h, row in zip(hist, (L, gn, W)):
+            if h is None:
+                continue
+            if active is None:
+                h[t_now] = row
+            else:
+                h[t_now].index_copy_(0, active, row)
+        recent.append((L, gn))
         return gn
 
     threshold = None
     checked = -1  # the last step checked for divergence
     for t in range(steps):
+        t_now = t
         L, G = f.value_and_grad(W, next(stream))
-        gn = record(t, L, G)
+        gn = record(L, G)
         if threshold is None:
             threshold = L + RETIRE_GROWTH * L.abs().clamp_min(1e-12)
         if t % check_every == 0 or t == steps - 1:
@@ -315,11 +322,11 @@ def _engine(
             if bool(bad.any()):
                 keep = ~bad
                 lanes = torch.arange(K, device=f.device) if active is None else active
-                # Find the step each lane first went bad since the last check, so that the
-                # record is the same whether checks run every step (CPU) or less often (GPU).
-                rows = slice(checked + 1, t + 1)
-                ok = (losses[rows][:, lanes[bad]] <= threshold[bad]) & torch.isfinite(
-                    gnorms[rows][:, lanes[bad]])
+                # The step each lane first went bad since the last check: the record is the
+                # same whether checks run every step (CPU) or less often (GPU).
+                hl = torch.stack([r[0][bad] for r in recent])
+                hg = torch.stack([r[1][bad] for r in recent])
+                ok = (hl <= threshold[bad]) & torch.isfinite(hg)
                 first = (~ok).to(torch.uint8).argmax(dim=0) + checked + 1
                 diverged_at[lanes[bad].cpu().numpy()] = first.cpu().numpy()
                 active, W, G = lanes[keep], W[keep], G[keep]
@@ -327,6 +334,7 @@ def _engine(
                 if active.numel() == 0:
                     break
             checked = t
+            recent.clear()
         factor = 1.0 if schedule is None else float(schedule(t))
         factors[t] = factor
         W = torch.addcmul(W, lr_col, G, value=-factor)
@@ -335,16 +343,15 @@ def _engine(
     final = np.full(K, np.inf)
     if active is None or active.numel():
         Lf, Gf = f.full_value_and_grad(W)
-        gnf = record(steps, Lf, Gf)
-        lanes = np.arange(K) if active is None else active.cpu().numpy()
+        t_now = steps
+        gnf = record(Lf, Gf)
+        lanes_np = np.arange(K) if active is None else active.cpu().numpy()
         ok = (torch.isfinite(Lf) & torch.isfinite(gnf)).cpu().numpy()
-        final[lanes[ok]] = Lf.detach().cpu().double().numpy()[ok]
-        diverged_at[lanes[~ok]] = steps
-    as_np = lambda a: a.detach().cpu().double().numpy()
-    return _Lanes(
-        as_np(losses).T, as_np(gnorms).T, factors,
-        as_np(params).transpose(1, 0, 2) if params is not None else None, diverged_at, final,
-    )
+        final[lanes_np[ok]] = Lf.detach().cpu().double().numpy()[ok]
+        diverged_at[lanes_np[~ok]] = steps
+    losses, gnorms, params = (h.cpu().double().numpy() if h is not None else None for h in hist)
+    return _Lanes(losses.T, gnorms.T, factors,
+                  params.transpose(1, 0, 2) if params is not None else None, diverged_at, final)
 
 
 def _prepare(f, lrs, steps, start, keep_params) -> tuple[Objective, np.ndarray, int, torch.Tensor, bool]:

@@ -98,8 +98,20 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
             raise Unsupported
         K = W.shape[0]
+        W = W.detach()
+        leaves: list[torch.Tensor] = []
+
+        def leaf(start: int, *shape: int) -> torch.Tensor:
+            # Each layer's weights are a separate leaf, so the backward pass writes each
+            # gradient once instead of scattering slices into a zero-filled (K, dim) tensor.
+            n = 1
+            for s in shape:
+                n *= s
+            t = W[:, start : start + n].reshape(K, *shape).requires_grad_(True)
+            leaves.append(t)
+            return t
+
         with torch.enable_grad():
-            Wg = W.detach().requires_grad_(True)
             offset = 0
             # Activations are laid out (K, features, N): every product below then reads and
             # writes contiguous memory, which is what makes the batched products fast.
@@ -109,11 +121,11 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                     a = m(a)
                     continue
                 o, i = m.out_features, m.in_features
-                w = Wg[:, offset : offset + o * i].view(K, o, i)
+                w = leaf(offset, o, i)
                 offset += o * i
                 b = None
                 if m.bias is not None:
-                    b = Wg[:, offset : offset + o, None]
+                    b = leaf(offset, o, 1)
                     offset += o
                 # The bias rides along inside the product (addmm/baddbmm): one pass less.
                 if a.dim() == 2:
@@ -123,9 +135,12 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                 else:
                     a = torch.bmm(w, a) if b is None else torch.baddbmm(b, w, a)
             costs = lane_loss(a, y)
-            if l2:
-                costs = costs + 0.5 * l2 * Wg.pow(2).sum(dim=1)
-            (grads,) = torch.autograd.grad(costs.sum(), Wg)
-        return costs.detach(), grads
+            grads = torch.autograd.grad(costs.sum(), leaves)
+        grad = torch.cat([g.reshape(K, -1) for g in grads], dim=1)
+        costs = costs.detach()
+        if l2:
+            costs = costs + 0.5 * l2 * W.pow(2).sum(dim=1)
+            grad = grad.add_(W, alpha=l2)
+        return costs, grad
 
     return lanes
