@@ -13,48 +13,34 @@ from __future__ import annotations
 
 import importlib
 
+# The core API is imported eagerly: `lrlab.suggest` and `lrlab.range_test` must stay the
+# functions even after `import lrlab.suggest` binds the submodules of the same names.
+from . import schedules
+from .curvature import hessian_eigenvalues, sharpness
+from .descent import Run, Sweep, descend, lr_grid, sweep
+from .logs import read_log
+from .objectives import Objective, objective
+from .objectives import catalogue_table as catalogue
+from .range_test import RangeTest, range_test
+from .regimes import REGIMES, Diagnosis, diagnose
+from .suggest import Suggestion, suggest
+
 __version__ = "0.1.0"
 
-# Public names and the module that defines each; modules load on first use so that
-# `import lrlab` stays fast and does not pull in matplotlib or the web server.
-_EXPORTS = {
-    "Objective": "objectives",
-    "objective": "objectives",
-    "catalogue": "objectives",
-    "Run": "descent",
-    "Sweep": "descent",
-    "descend": "descent",
-    "sweep": "descent",
-    "lr_grid": "descent",
-    "schedules": None,
-    "Diagnosis": "regimes",
-    "diagnose": "regimes",
-    "REGIMES": "regimes",
-    "read_log": "logs",
-    "sharpness": "curvature",
-    "hessian_eigenvalues": "curvature",
-    "RangeTest": "range_test",
-    "range_test": "range_test",
-    "Suggestion": "suggest",
-    "suggest": "suggest",
-    "plot": None,
-}
-_RENAMED = {("objectives", "catalogue"): "catalogue_table", ("plot", None): "plots"}
-
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "REGIMES", "Diagnosis", "Objective", "RangeTest", "Run", "Suggestion", "Sweep", "catalogue",
+    "descend", "diagnose", "hessian_eigenvalues", "lr_grid", "objective", "plot", "range_test",
+    "read_log", "schedules", "sharpness", "suggest", "sweep",
+]
 
 
 def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
-    module = _EXPORTS[name]
-    if module is None:
-        value = importlib.import_module(f".{_RENAMED.get((name, None), name)}", __name__)
-    else:
-        attr = _RENAMED.get((module, name), name)
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
-    globals()[name] = value
-    return value
+    # The pictures load matplotlib, so they come in only when first used.
+    if name == "plot":
+        module = importlib.import_module(".plots", __name__)
+        globals()["plot"] = module
+        return module
+    raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
