@@ -10,7 +10,7 @@ import torch
 from torch.autograd.functional import hessian
 
 import lrlab
-from lrlab.catalogue import entries, get
+from lrlab.analytic import entries, get
 from lrlab.curvature import _lanczos, hessian_eigenvalues, sharpness
 
 

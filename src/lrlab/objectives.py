@@ -7,7 +7,7 @@ and their ``K`` gradients?  Lanes never interact, so one call serves a whole swe
 Four kinds of objective share that interface:
 
 * an **expression** typed by a person, parsed (never evaluated as Python) by :mod:`lrlab.expr`;
-* a **catalogue** function with known minima and sharpness, from :mod:`lrlab.catalogue`;
+* a **catalogue** function with known minima and sharpness, from :mod:`lrlab.analytic`;
 * a **dataset problem** on data shipped with scikit-learn, from :mod:`lrlab.datasets`;
 * a user's own ``nn.Module`` with a loss and data.
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from . import _checks, catalogue, datasets, expr, stacked
-from .catalogue import Minimum
+from . import _checks, analytic, datasets, expr, stacked
+from .analytic import Minimum
 
 __all__ = ["MAX_DIM", "Objective", "catalogue_table", "objective"]
 
@@ -295,7 +295,7 @@ def _from_expression(text: str, device) -> Objective:
     )
 
 
-def _from_catalogue(entry: catalogue.Entry, device) -> Objective:
+def _from_catalogue(entry: analytic.Entry, device) -> Objective:
     return _analytic(
         entry.name, "catalogue", entry.fn, entry.params, entry.start,
         minima=entry.minima, sharpness=entry.sharpness, box=entry.box,
@@ -611,9 +611,9 @@ def _from_text(text: str, *, batch_size, seed, standardize, dtype, device, l2) -
     if base in datasets.names():
         return _dataset(text, batch_size=batch_size, seed=seed, standardize=standardize,
                         dtype=dtype, device=device, l2=l2)
-    if base in catalogue.names():
-        return _from_catalogue(catalogue.get(text), device)
-    near = _checks.closest(base, catalogue.names() + datasets.names())
+    if base in analytic.names():
+        return _from_catalogue(analytic.get(text), device)
+    near = _checks.closest(base, analytic.names() + datasets.names())
     # A lone word, a word with options, or a dashed word close to a known name is a name that
     # was mistyped, not an expression: "rosenbrok" must not silently become f = rosenbrok.
     bare_word = re.fullmatch(r"[A-Za-z_]\w*", text)
@@ -639,7 +639,7 @@ def catalogue_table() -> list[dict]:
         True
     """
     rows = []
-    for e in catalogue.entries():
+    for e in analytic.entries():
         rows.append({"name": e.name.partition(":")[0], "kind": "catalogue", "dim": len(e.params),
                      "formula": e.formula, "minimum": e.minimum, "sharpness": e.sharpness,
                      "description": e.description})
@@ -663,7 +663,7 @@ def is_factory_path(text: str) -> bool:
         (True, False)
     """
     base = text.partition(":")[0]
-    return bool(_FACTORY.fullmatch(text)) and base not in catalogue.names() + datasets.names()
+    return bool(_FACTORY.fullmatch(text)) and base not in analytic.names() + datasets.names()
 
 
 def from_factory(path: str, **options) -> Objective:

@@ -1019,9 +1019,9 @@ def _sweep_facts(sweep, f) -> tuple[float | None, float | None]:
     if f is not None:
         obj = _objective(f)
         return obj.sharpness_at_minimum, obj.minimum
-    from . import catalogue
+    from . import analytic
 
-    if sweep.objective.partition(":")[0] in catalogue.names():
+    if sweep.objective.partition(":")[0] in analytic.names():
         try:
             obj = _objective(sweep.objective)
         except ValueError:

@@ -11,7 +11,7 @@ the quadratic bowl with condition number 100.
 
 Example:
     >>> import torch
-    >>> from lrlab.catalogue import get
+    >>> from lrlab.analytic import get
     >>> e = get("rosenbrock")
     >>> e.formula
     '(1 - x)**2 + 100*(y - x**2)**2'
@@ -203,7 +203,7 @@ _HILL_GLOBAL, _HILL_TOP, _HILL_LOCAL = _hill_stationary_points()
 _CAMEL3_X = math.sqrt((4.2 + math.sqrt(3.64)) / 2)
 
 # Roots of the gradient found by Newton's method at 40 digits, rounded to float64;
-# tests/test_catalogue.py checks that the gradient vanishes there.
+# tests/test_analytic.py checks that the gradient vanishes there.
 _HIMMELBLAU_MINIMA = (
     (3.0, 2.0),
     (-2.8051180869527449, 3.1313125182505730),

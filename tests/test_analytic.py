@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.autograd.functional import hessian
 
-from lrlab.catalogue import Entry, Minimum, entries, get, names
+from lrlab.analytic import Entry, Minimum, entries, get, names
 
 # The defaults plus non-default options, so options are checked as thoroughly as defaults.
 ENTRIES = entries() + [get("parabola:L=4"), get("bowl:kappa=100"), get("parabola:L=0.5")]
