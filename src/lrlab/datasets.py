@@ -64,8 +64,8 @@ PROBLEMS: dict[str, Problem] = {
         ),
         Problem(
             "digits-mlp",
-            "A 64-64-10 tanh network on 8x8 handwritten digits: non-convex; full-batch runs "
-            "show the edge of stability.",
+            "A 64-64-10 tanh network on 8x8 handwritten digits: non-convex, with a minimum "
+            "nobody knows.",
             "load_digits", "multiclass", 64, 0.0,
         ),
     ]
