@@ -6,7 +6,8 @@ Run on a machine with a GPU::
 
 Checks, printing each result:
 
-1. a rosenbrock sweep on CUDA equals the same sweep on the CPU (float64, to 1e-9);
+1. a rosenbrock sweep on CUDA equals the same sweep on the CPU (float64, to 1e-9) for every
+   learning rate below 2/L, and every lane diverges at the same step on both;
 2. every lane of a digits-mlp sweep on CUDA equals a plain ``torch.optim.SGD`` loop on CUDA;
 3. a mini-batch dataset sweep runs on CUDA with its batches on the device;
 4. throughput: rosenbrock lane-steps per second with 1,000,000 lanes x 1,000 steps, and a
@@ -33,10 +34,13 @@ def main() -> None:
     lrs = lrlab.lr_grid(1e-5, 1e-2, 256)
     cpu = lrlab.sweep("rosenbrock", lrs=lrs, steps=300)
     gpu = lrlab.sweep(lrlab.objective("rosenbrock", device="cuda"), lrs=lrs, steps=300)
-    stable = [(a, b) for a, b in zip(cpu.runs, gpu.runs) if a.diverged_at is None]
+    # Above 2/L at the minimum, GD on rosenbrock is chaotic: a 1e-15 change of the start
+    # changes the cost by 10x within 300 steps, so only lanes below 2/L can match exactly.
+    limit = 2 / lrlab.objective("rosenbrock").sharpness_at_minimum
+    stable = [(a, b) for a, b in zip(cpu.runs, gpu.runs) if a.diverged_at is None and a.lr < limit]
     diff = max(float(np.max(np.abs(a.losses - b.losses) / (1 + np.abs(a.losses)))) for a, b in stable)
     same_div = sum(a.diverged_at == b.diverged_at for a, b in zip(cpu.runs, gpu.runs))
-    print(f"1. rosenbrock cuda vs cpu: {len(stable)} stable lanes, max rel diff {diff:.2e}; "
+    print(f"1. rosenbrock cuda vs cpu: {len(stable)} lanes below 2/L, max rel diff {diff:.2e}; "
           f"same divergence step on {same_div}/{len(lrs)} lanes")
 
     model, loss_fn, (X, y), _ = datasets.build("digits-mlp")
