@@ -91,22 +91,15 @@ import argparse
 import contextlib
 import io
 import math
-import os
-import sys
 import time
 import warnings
 
-# Run as a script, this folder comes first on sys.path, where a sibling file named like a
-# package that torch imports (cuda.py) would shadow it; the benchmark needs none of them.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-import lrlab  # noqa: E402
-from lrlab.curvature import sharpness  # noqa: E402
+import lrlab
+from lrlab.curvature import sharpness
 
 # (objective, budget, grid lo and hi in units of 1/L, grid size)
 PROBLEMS = [
