@@ -1254,8 +1254,7 @@ def range_test_curve(rt, *, ax: Axes | None = None) -> Figure:
     """An LR range test: raw loss faint, smoothed loss bold, against log lr, with its
     suggestions marked and the recommended one ringed.
 
-    Draws what :meth:`lrlab.range_test.RangeTest.plot` draws, in the palette and on a
-    figure of this module (no ``pyplot``).
+    :meth:`lrlab.RangeTest.plot` draws with this function.
 
     Args:
         rt: a :class:`~lrlab.range_test.RangeTest`.

@@ -591,8 +591,8 @@ class RangeTest:
     def plot(self, ax: Any = None) -> Any:
         """Draw the curve: raw loss faint, smoothed bold, log-x, a marker per suggestion.
 
-        The recommended learning rate is drawn as a large ring with a dashed vertical line.
-        The y-range follows the descent, so the final blow-up does not flatten the picture.
+        The recommended learning rate is ringed; the y-range follows the descent, so the
+        final blow-up does not flatten the picture. See :func:`lrlab.plot.range_test_curve`.
 
         Args:
             ax: A matplotlib ``Axes`` to draw on; a new figure when ``None``.
@@ -601,58 +601,14 @@ class RangeTest:
             The ``Axes``.
 
         Example:
-            >>> import matplotlib
-            >>> matplotlib.use("Agg")
             >>> rt = RangeTest.from_curve([1e-3, 1e-2, 1e-1, 1, 10], [3, 2, 1, 2, 9])
             >>> rt.plot().get_xscale()
             'log'
         """
-        import matplotlib.pyplot as plt  # imported here: plotting is optional for a finder
+        from .plots import range_test_curve  # imported here: plotting is optional for a finder
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7.0, 4.5))
-        ax.plot(self.lrs, self.losses, color="C0", alpha=0.3, lw=1.0, label="loss (raw)")
-        ax.plot(self.lrs, self.smoothed, color="C0", lw=2.4,
-                label=f"loss (EMA, smoothing={self.settings.get('smoothing')})")
-        ax.set_xscale("log")
-
-        ok = np.isfinite(self.smoothed) & np.isfinite(self.losses)
-        log_lr, curve = np.log(self.lrs[ok]), self.smoothed[ok]
-
-        def on_curve(lr: float) -> float:
-            return float(np.interp(math.log(lr), log_lr, curve)) if curve.size else math.nan
-
-        styles = {"valley": ("o", "C2"), "steepest": ("v", "C1"), "min_div_10": ("s", "C3")}
-        for name, lr in self.suggestions.items():
-            if lr is None:
-                continue
-            marker, color = styles.get(name, ("D", "C4"))
-            ax.plot([lr], [on_curve(lr)], marker=marker, color=color, ms=8, ls="none",
-                    label=f"{name}: {lr:.3g}", zorder=3)
-        if self.recommended is not None:
-            ax.axvline(self.recommended, color="k", ls="--", lw=1.0, alpha=0.6)
-            ax.plot([self.recommended], [on_curve(self.recommended)], marker="o", ms=18,
-                    mfc="none", mec="k", mew=2.0, ls="none", zorder=4,
-                    label=f"recommended ({self.method}): {self.recommended:.3g}")
-
-        if curve.size:
-            # The curve up to its minimum sets the range; the blow-up after it is clipped.
-            top = float(np.max(curve[: int(np.argmin(curve)) + 1]))
-            bottom = float(min(np.min(curve), np.min(self.losses[ok])))
-            pad = 0.08 * (top - bottom)
-            if pad > 0:
-                ax.set_ylim(bottom - pad, top + 3 * pad)
-
-        title = "LR range test"
-        if self.recommended is not None:
-            title += f": recommended lr = {self.recommended:.3g} ({self.method})"
-        if self.stopped_early:
-            title += ", stopped on divergence"
-        ax.set_title(title)
-        ax.set_xlabel("learning rate (log scale)")
-        ax.set_ylabel("training loss")
-        ax.legend(loc="best", fontsize="small")
-        return ax
+        fig = range_test_curve(self, ax=ax)
+        return ax if ax is not None else fig.axes[0]
 
 
 def _smoothing(value: object) -> float:
