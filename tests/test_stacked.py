@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from lrlab import stacked
 from lrlab.stacked import Unsupported, stacked_lanes
 
 
@@ -13,8 +14,10 @@ def per_lane(model, loss_fn, W, x, y, l2):
     costs, grads = [], []
     for w in W:
         w = w.clone().requires_grad_(True)
-        params = dict(zip(names, (c.view(s) for c, s in zip(w.split([s.numel() for s in shapes]), shapes))))
-        loss = loss_fn(torch.func.functional_call(model, params, (x,)), y) + 0.5 * l2 * w.pow(2).sum()
+        pieces = w.split([s.numel() for s in shapes])
+        params = dict(zip(names, (c.view(s) for c, s in zip(pieces, shapes))))
+        out = torch.func.functional_call(model, params, (x,))
+        loss = loss_fn(out, y) + 0.5 * l2 * w.pow(2).sum()
         (g,) = torch.autograd.grad(loss, w)
         costs.append(loss.detach())
         grads.append(g)
@@ -29,8 +32,9 @@ def per_lane(model, loss_fn, W, x, y, l2):
         (nn.Linear(5, 1), nn.BCEWithLogitsLoss(), lambda n: torch.randint(0, 2, (n, 1)).float()),
         (nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)), nn.CrossEntropyLoss(),
          lambda n: torch.randint(0, 4, (n,))),
-        (nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Sequential(nn.Linear(6, 6, bias=False), nn.GELU()),
-                       nn.Linear(6, 3)), nn.CrossEntropyLoss(), lambda n: torch.randint(0, 3, (n,))),
+        (nn.Sequential(nn.Linear(5, 6), nn.ReLU(),
+                       nn.Sequential(nn.Linear(6, 6, bias=False), nn.GELU()), nn.Linear(6, 3)),
+         nn.CrossEntropyLoss(), lambda n: torch.randint(0, 3, (n,))),
     ],
 )
 @pytest.mark.parametrize("l2", [0.0, 0.01])
@@ -63,3 +67,57 @@ def test_unsupported_models_and_losses_fall_back():
     fn = stacked_lanes(nn.Linear(2, 3), nn.CrossEntropyLoss(), 0.0)
     with pytest.raises(Unsupported):
         fn(torch.zeros(2, 9), (torch.randn(4, 2), torch.tensor([0, 1, -100, 2])))
+
+
+@pytest.mark.parametrize(
+    "model, loss_fn, make_y",
+    [
+        (nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)), nn.CrossEntropyLoss(),
+         lambda n: torch.randint(0, 4, (n,))),
+        # Activations after activations, an activation last, layers without bias.
+        (nn.Sequential(nn.Linear(5, 6), nn.Sigmoid(), nn.Tanh(), nn.Linear(6, 6, bias=False),
+                       nn.GELU(), nn.ReLU(), nn.Linear(6, 2), nn.Sigmoid()),
+         nn.MSELoss(), lambda n: torch.randn(n, 2)),
+        (nn.Sequential(nn.Linear(5, 6, bias=False), nn.Identity(), nn.SiLU(), nn.Linear(6, 1)),
+         nn.BCEWithLogitsLoss(), lambda n: torch.randint(0, 2, (n, 1)).float()),
+    ],
+)
+@pytest.mark.parametrize("columns", [1, 4, 11])  # 11 blocks of 1 sample, 4 + 4 + 3, one block
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_blocks_of_samples_add_up_to_the_full_batch(model, loss_fn, make_y, columns, dtype,
+                                                    monkeypatch):
+    widest = max(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    monkeypatch.setattr(stacked, "CPU_BLOCK_BYTES", columns * 4 * widest * dtype.itemsize)
+    torch.manual_seed(1)
+    model = model.to(dtype)
+    fn = stacked_lanes(model, loss_fn, 0.01)
+    dim = sum(p.numel() for p in model.parameters())
+    W = torch.randn(4, dim, dtype=dtype)
+    x, y = torch.randn(11, 5, dtype=dtype), make_y(11)
+    y = y.to(dtype) if y.is_floating_point() else y
+    costs, grads = fn(W, (x, y))
+    ref_c, ref_g = per_lane(model, loss_fn, W, x, y, 0.01)
+    torch.testing.assert_close(costs, ref_c, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads, ref_g, rtol=1e-5, atol=1e-6)
+
+
+def test_reused_buffers_leave_earlier_results_alone():
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    fn = stacked_lanes(model, nn.CrossEntropyLoss(), 0.0)
+    x, y = torch.randn(9, 5), torch.randint(0, 3, (9,))
+    W = torch.randn(6, 5 * 7 + 7 + 7 * 3 + 3)
+    costs, grads = fn(W, (x, y))
+    kept = costs.clone(), grads.clone()
+    # Fewer lanes, as after some retire, then a second batch: same buffers, same answers.
+    fewer = fn(W[2:], (x, y))
+    fn(torch.randn_like(W), (torch.randn(9, 5), y))
+    torch.testing.assert_close((costs, grads), kept, rtol=0, atol=0)
+    torch.testing.assert_close(fewer, (costs[2:], grads[2:]), rtol=1e-6, atol=1e-7)
+
+
+def test_tanh_is_close_to_torch_everywhere():
+    inf = float("inf")
+    z = torch.cat([torch.linspace(-30, 30, 200_001), torch.tensor([0.0, -0.0, inf, -inf])])
+    torch.testing.assert_close(stacked._tanh_(z.clone()), torch.tanh(z), rtol=0, atol=2e-7)
+    assert torch.isnan(stacked._tanh_(torch.tensor([float("nan")]))).all()

@@ -4,22 +4,61 @@ A sweep evaluates ``K`` copies of one model that differ only in their weights. F
 common case of a plain stack of ``nn.Linear`` layers and elementwise activations with a
 standard loss, this module computes all ``K`` forward and backward passes with the lanes
 folded into the matrix products: the first layer, whose input is shared by every lane, is a
-single ``(K*h, d) @ (d, N)`` product, and later layers are one batched product each. Other
-models go through ``torch.func.vmap`` instead; both give the same numbers.
+single ``(K*h, d) @ (d, n)`` product, and later layers are one batched product each.
+Activations are laid out ``(K, features, n)``, so every product reads and writes contiguous
+memory.
+
+The backward pass is written out by hand, each layer's next to its forward: the graph is
+known, so autograd has nothing to add. On the CPU the samples go through in blocks of
+columns. The loss is a mean over samples, so the blocks' gradients add up to the full-batch
+gradient, and a block's intermediates stay in cache instead of streaming through main
+memory. Blocks and calls reuse the same buffers: a fresh multi-megabyte tensor costs a page
+fault per 4 KiB on first touch, about as much as the arithmetic on it.
+
+Other models go through ``torch.func.vmap`` instead; both give the same numbers up to float
+rounding (on the CPU, tanh goes through the faster sigmoid, within 2e-7 of torch's tanh).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Unsupported", "stacked_lanes"]
+__all__ = ["CPU_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
+
+CPU_BLOCK_BYTES = 8 * 2**20
+"""On the CPU, the samples go through in blocks of columns whose widest ``(K, features,
+columns)`` activation takes about this much memory (64 lanes of a 64-unit layer: 512
+columns). Other devices take the whole batch at once."""
 
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
                 nn.Softplus, nn.Identity)
+
+_aten = torch.ops.aten
+
+
+class Unsupported(Exception):
+    """This batch cannot take the stacked path (e.g. images, ignored targets); use vmap."""
+
+
+class _Buffers:
+    """Scratch tensors by name, reused from block to block (and call to call on the CPU)."""
+
+    def __init__(self) -> None:
+        self._flat: dict[object, torch.Tensor] = {}
+
+    def get(self, name: object, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        n = math.prod(shape)
+        flat = self._flat.get(name)
+        fits = flat is not None and flat.numel() >= n
+        if not fits or (flat.dtype, flat.device) != (like.dtype, like.device):
+            flat = self._flat[name] = torch.empty(n, dtype=like.dtype, device=like.device)
+        return flat[:n].view(shape)
 
 
 def _layers(model: nn.Module) -> list[nn.Module] | None:
@@ -37,34 +76,122 @@ def _layers(model: nn.Module) -> list[nn.Module] | None:
     return layers if ok and isinstance(layers[0], nn.Linear) else None
 
 
-def _lane_loss(loss_fn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
-    """``(out (K, C, N), y) -> (K,)``: the loss of every lane, or None if not supported."""
-    if getattr(loss_fn, "reduction", None) != "mean":
+# --- linear layers ---------------------------------------------------------------------
+
+def _linear(w: torch.Tensor, b: torch.Tensor | None, a: torch.Tensor,
+            out: torch.Tensor) -> torch.Tensor:
+    """``w @ a + b`` for every lane, into ``out (K, o, n)``: ``w`` is ``(K, o, i)``, ``b``
+    ``(K, o, 1)``, and ``a`` is ``(K, i, n)``, or ``(i, n)`` when every lane reads the data."""
+    if a.dim() == 2:  # one (K*o, i) @ (i, n) product
+        w, flat = w.flatten(0, 1), out.flatten(0, 1)
+        if b is None:
+            torch.mm(w, a, out=flat)
+        else:
+            torch.addmm(b.flatten(0, 1), w, a, out=flat)
+    elif b is None:
+        torch.bmm(w, a, out=out)
+    else:
+        torch.baddbmm(b, w, a, out=out)
+    return out
+
+
+def _linear_backward(w, gw, gb, a, g, out) -> torch.Tensor | None:
+    """Adds a block's share to the gradients, ``gw += g @ a^T`` and ``gb += sum(g)``, and
+    returns ``dL/da = w^T @ g`` in ``out``, or None when ``a`` is the data."""
+    if gb is not None:
+        gb += g.sum(dim=2, keepdim=True)
+    if a.dim() == 2:
+        gw.flatten(0, 1).addmm_(g.flatten(0, 1), a.T)
         return None
+    gw.baddbmm_(g, a.transpose(1, 2))
+    return torch.bmm(w.transpose(1, 2), g, out=out)
+
+
+# --- activations -----------------------------------------------------------------------
+
+def _tanh_(z: torch.Tensor) -> torch.Tensor:
+    """``tanh(z)`` in place. On the CPU as ``2 sigmoid(2z) - 1``: five times as fast as
+    torch's tanh kernel, which there costs as much as the matrix products around it. The
+    absolute error stays below 2e-7 in float32 (4e-16 in float64), comparable to the rounding
+    error of the dot product that gave ``z``."""
+    if z.device.type != "cpu":
+        return z.tanh_()
+    return z.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+# Activations computed in place, with autograd's backward from the output alone:
+# type -> (forward in place, (dL/d output, output) -> dL/d input over dL/d output).
+_FROM_OUTPUT: dict[type, tuple[Callable, Callable]] = {
+    nn.Tanh: (_tanh_, lambda g, a: _aten.tanh_backward.grad_input(g, a, grad_input=g)),
+    nn.Sigmoid: (torch.sigmoid_,
+                 lambda g, a: _aten.sigmoid_backward.grad_input(g, a, grad_input=g)),
+    nn.ReLU: (torch.relu_,
+              lambda g, a: _aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
+    nn.Identity: (lambda z: z, lambda g, a: g),
+}
+
+
+def _activation(m: nn.Module, z: torch.Tensor, in_place: bool) -> tuple[torch.Tensor, Callable]:
+    """``m(z)`` and its backward, dL/d output -> dL/d ``z``; may overwrite ``z`` if
+    ``in_place``."""
+    if in_place and type(m) in _FROM_OUTPUT:
+        forward, backward = _FROM_OUTPUT[type(m)]
+        a = forward(z)
+        return a, functools.partial(backward, a=a)
+    a, vjp = torch.func.vjp(m, z)
+    return a, lambda g: vjp(g)[0]
+
+
+# --- losses ----------------------------------------------------------------------------
+
+# (out (K, C, n), columns, buffers) -> (loss summed over the block's samples (K,), dL/d out)
+BlockLoss = Callable[[torch.Tensor, slice, _Buffers], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _supported_loss(loss_fn) -> bool:
+    if getattr(loss_fn, "reduction", None) != "mean":
+        return False
     if type(loss_fn) is nn.MSELoss:
-        return lambda out, y: (out - y.reshape(y.shape[0], -1).T).pow(2).mean(dim=(1, 2))
-    if type(loss_fn) is nn.BCEWithLogitsLoss and loss_fn.weight is None and loss_fn.pos_weight is None:
-        def bce(out, y):
-            target = y.reshape(y.shape[0], -1).T.expand_as(out)
-            return F.binary_cross_entropy_with_logits(out, target, reduction="none").mean(dim=(1, 2))
-        return bce
-    if (type(loss_fn) is nn.CrossEntropyLoss and loss_fn.weight is None
-            and loss_fn.label_smoothing == 0.0):
-        ignore = loss_fn.ignore_index
-
-        def ce(out, y):
-            if y.dtype != torch.long or y.dim() != 1 or bool((y == ignore).any()):
-                raise Unsupported
-            # (K, C, N) reads as cross_entropy's (batch, C, d1) with targets (K, N).
-            target = y[None].expand(out.shape[0], y.shape[0])
-            return F.cross_entropy(out, target, reduction="none").mean(dim=1)
-        return ce
-    return None
+        return True
+    if type(loss_fn) is nn.BCEWithLogitsLoss:
+        return loss_fn.weight is None and loss_fn.pos_weight is None
+    return (type(loss_fn) is nn.CrossEntropyLoss and loss_fn.weight is None
+            and loss_fn.label_smoothing == 0.0)
 
 
-class Unsupported(Exception):
-    """This batch cannot take the stacked path (e.g. images, ignored targets); use vmap."""
+def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
+    """The loss of a block of samples, and the count that turns the blocks' sum into the
+    mean. The gradients it gives are already those of the mean."""
+    N = y.shape[0]
+    if type(loss_fn) is nn.CrossEntropyLoss:
+        if y.dtype != torch.long or y.dim() != 1 or bool((y == loss_fn.ignore_index).any()):
+            raise Unsupported
 
+        def cross_entropy(out, cols, buffers):
+            logp = _aten._log_softmax.out(out, 1, False, out=buffers.get("logp", out.shape, out))
+            target = y[cols].expand(out.shape[0], 1, -1)
+            picked = logp.gather(1, target)
+            # dL/d out = (softmax - onehot) / N, where softmax - 1 = expm1(log p) at the target.
+            grad = logp.exp_().scatter_(1, target, picked.expm1()).div_(N)
+            return -picked.sum(dim=(1, 2)), grad
+        return cross_entropy, N
+
+    target = y.reshape(N, -1).T  # (C, N)
+    count = target.numel()
+    if type(loss_fn) is nn.MSELoss:
+        def mse(out, cols, buffers):
+            diff = out - target[:, cols]
+            return torch.linalg.vecdot(diff, diff).sum(dim=1), diff.mul_(2 / count)
+        return mse, count
+
+    def bce(out, cols, buffers):
+        t = target[:, cols].expand_as(out)
+        loss = F.binary_cross_entropy_with_logits(out, t, reduction="none").sum(dim=(1, 2))
+        return loss, torch.sigmoid(out).sub_(t).div_(count)
+    return bce, count
+
+
+# --- the stack -------------------------------------------------------------------------
 
 def stacked_lanes(model: nn.Module, loss_fn, l2: float):
     """A lanes function ``(W (K, dim), (x, y)) -> (costs (K,), grads (K, dim))`` for a plain
@@ -82,65 +209,81 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         (torch.Size([5]), torch.Size([5, 26]))
     """
     layers = _layers(model)
-    lane_loss = _lane_loss(loss_fn)
-    if layers is None or lane_loss is None:
+    if layers is None or not _supported_loss(loss_fn):
         return None
     if any(not p.requires_grad for p in model.parameters()):
         return None
     linears = [m for m in layers if isinstance(m, nn.Linear)]
     # The flat layout must be exactly weight, bias per Linear, in order.
-    order = [p for m in linears for p in ((m.weight, m.bias) if m.bias is not None else (m.weight,))]
+    order = [p for m in linears for p in (m.weight, m.bias) if p is not None]
     if [id(p) for p in order] != [id(p) for p in model.parameters()]:
         return None
+    shapes = [tuple(p.shape) if p.dim() == 2 else (p.shape[0], 1) for p in order]
+    # The Linear at each position in the stack: where its weight and bias are in ``order``.
+    slots: dict[int, tuple[int, int | None]] = {}
+    at = 0
+    for i, m in enumerate(layers):
+        if isinstance(m, nn.Linear):
+            slots[i] = (at, None if m.bias is None else at + 1)
+            at += 1 if m.bias is None else 2
+    widest = max(m.out_features for m in linears)
+    # CPU buffers kept between calls, one set per call running at the same time. Other
+    # devices' allocators already cache memory.
+    idle: list[_Buffers] = []
 
     def lanes(W: torch.Tensor, batch) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
             raise Unsupported
-        K = W.shape[0]
-        W = W.detach()
-        leaves: list[torch.Tensor] = []
+        buffers = idle.pop() if idle else _Buffers()
+        try:
+            with torch.no_grad():
+                return _lanes(W.detach(), x, y, buffers)
+        finally:
+            if W.device.type == "cpu":
+                idle.append(buffers)
 
-        def leaf(start: int, *shape: int) -> torch.Tensor:
-            # Each layer's weights are a separate leaf, so the backward pass writes each
-            # gradient once instead of scattering slices into a zero-filled (K, dim) tensor.
-            n = 1
-            for s in shape:
-                n *= s
-            t = W[:, start : start + n].reshape(K, *shape).requires_grad_(True)
-            leaves.append(t)
-            return t
+    def _lanes(W: torch.Tensor, x: torch.Tensor, y: torch.Tensor, buffers: _Buffers):
+        K, N = W.shape[0], x.shape[0]
+        block_loss, count = _block_loss(loss_fn, y)
+        # Each parameter as a contiguous (K, ...) copy, and its gradient summed over blocks.
+        pieces = W.split([math.prod(s) for s in shapes], dim=1)
+        params = [buffers.get(("param", k), (K, *s), W).copy_(p.view(K, *s))
+                  for k, (p, s) in enumerate(zip(pieces, shapes))]
+        grads = [buffers.get(("grad", k), (K, *s), W).zero_() for k, s in enumerate(shapes)]
 
-        with torch.enable_grad():
-            offset = 0
-            # Activations are laid out (K, features, N): every product below then reads and
-            # writes contiguous memory, which is what makes the batched products fast.
-            a = x.T  # (d, N), shared by every lane until the first layer
-            for m in layers:
-                if not isinstance(m, nn.Linear):
-                    a = m(a)
-                    continue
-                o, i = m.out_features, m.in_features
-                w = leaf(offset, o, i)
-                offset += o * i
-                b = None
-                if m.bias is not None:
-                    b = leaf(offset, o, 1)
-                    offset += o
-                # The bias rides along inside the product (addmm/baddbmm): one pass less.
-                if a.dim() == 2:
-                    flat = w.reshape(K * o, i)
-                    a = (flat @ a if b is None else torch.addmm(b.reshape(K * o, 1), flat, a))
-                    a = a.view(K, o, -1)
+        step = N
+        if x.device.type == "cpu":
+            blocks = math.ceil(N / max(1, CPU_BLOCK_BYTES // (K * widest * W.element_size())))
+            step = math.ceil(N / blocks)  # equal blocks, no short tail
+        costs = W.new_zeros(K)
+        for start in range(0, N, step):
+            cols = slice(start, min(start + step, N))
+            tape: list[Callable] = []  # each layer's backward, in forward order
+            a = x[cols].T  # (d, n), shared by every lane until the first layer
+            for i, m in enumerate(layers):
+                if isinstance(m, nn.Linear):
+                    kw, kb = slots[i]
+                    w, gw = params[kw], grads[kw]
+                    b, gb = (None, None) if kb is None else (params[kb], grads[kb])
+                    grad_a = None if a.dim() == 2 else buffers.get(("grad_a", i), a.shape, W)
+                    tape.append(functools.partial(_linear_backward, w, gw, gb, a, out=grad_a))
+                    out = buffers.get(("out", i), (K, m.out_features, a.shape[-1]), W)
+                    a = _linear(w, b, a, out)
                 else:
-                    a = torch.bmm(w, a) if b is None else torch.baddbmm(b, w, a)
-            costs = lane_loss(a, y)
-            grads = torch.autograd.grad(costs.sum(), leaves)
-        grad = torch.cat([g.reshape(K, -1) for g in grads], dim=1)
-        costs = costs.detach()
+                    # In place only over a Linear's output, which no backward step reads.
+                    a, backward = _activation(m, a, in_place=isinstance(layers[i - 1], nn.Linear))
+                    tape.append(backward)
+            block_cost, g = block_loss(a, cols, buffers)
+            costs += block_cost
+            for backward in reversed(tape):
+                g = backward(g)
+
+        grad = torch.cat([g.view(K, -1) for g in grads], dim=1)
+        costs /= count
         if l2:
-            costs = costs + 0.5 * l2 * W.pow(2).sum(dim=1)
-            grad = grad.add_(W, alpha=l2)
+            costs += 0.5 * l2 * W.pow(2).sum(dim=1)
+            grad.add_(W, alpha=l2)
         return costs, grad
 
     return lanes
