@@ -1,6 +1,7 @@
 """The descent engine against independent oracles: closed forms and plain torch.optim.SGD."""
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -130,7 +131,8 @@ def test_diverging_lane_is_retired_and_others_unaffected():
     assert diverged.diverged_at is not None and diverged.diverged_at < 300
     assert math.isinf(diverged.final_loss)
     assert len(diverged.losses) == diverged.diverged_at + 1
-    assert diverged.losses[-1] > RETIRE_GROWTH * diverged.losses[0] or not np.isfinite(diverged.losses[-1])
+    last = diverged.losses[-1]
+    assert last > RETIRE_GROWTH * diverged.losses[0] or not np.isfinite(last)
     alone = lrlab.descend("parabola", lr=0.1, steps=300)
     np.testing.assert_array_equal(sw.runs[0].losses, alone.losses)
     assert sw.best.lr == 0.5
@@ -141,6 +143,23 @@ def test_nan_lane_is_retired():
     sw = lrlab.sweep("sqrt(x)", lrs=[0.1, 100.0], steps=50, start=[1.0])
     assert sw.runs[1].diverged_at is not None
     assert sw.runs[0].diverged_at is None or sw.runs[0].diverged_at > 0
+
+
+def test_records_are_plain_json_with_null_for_non_finite_numbers():
+    run = lrlab.sweep("sqrt(x)", lrs=[100.0], steps=50, start=[1.0]).runs[0]  # goes NaN
+    d = run.to_dict()
+    for key in ("losses", "grad_norms", "step_sizes", "lrs"):
+        values = getattr(run, key)
+        assert d[key] == [float(v) if math.isfinite(v) else None for v in values], key
+        assert all(type(v) is float for v in d[key] if v is not None), key
+    assert d["params"] == [[float(v) if math.isfinite(v) else None for v in row]
+                           for row in run.params]
+    assert None in d["losses"] + d["grad_norms"]
+    json.dumps(d, allow_nan=False)
+    sw = lrlab.sweep("parabola", lrs=[0.1, 5.0], steps=40)
+    rows = sw.to_dict(with_curves=True)["runs"]
+    assert rows[1]["final_loss"] is None and rows[1]["regime"] == "diverging"
+    assert [r["losses"] for r in rows] == [r.to_dict()["losses"] for r in sw.runs]
 
 
 def test_schedule_applies_per_step():

@@ -117,3 +117,15 @@ def test_factory_path(tmp_path, monkeypatch):
         from_factory("mymodels:nothing")
     with pytest.raises(ValueError, match="cannot import"):
         from_factory("no_such_module_here:build")
+
+
+@pytest.mark.parametrize("spec", ["himmelblau", "rosenbrock", "beale", "rastrigin", "hill",
+                                  "x**4 - 4*x**2 + x", "sin(3*x)*y**2 + exp(x/5) - x*y"])
+def test_lane_gradients_are_autograd_of_the_summed_cost_to_the_bit(spec):
+    f = lrlab.objective(spec)
+    W = f.start + torch.linspace(-1.5, 1.5, 7, dtype=torch.float64)[:, None]
+    values, grads = f.value_and_grad(W)
+    Wr = W.clone().requires_grad_(True)
+    costs = torch.stack([f.cost(w) for w in Wr])  # one point at a time, then summed
+    (oracle,) = torch.autograd.grad(costs.sum(), Wr)
+    assert torch.equal(values, costs.detach()) and torch.equal(grads, oracle)

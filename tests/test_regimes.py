@@ -286,7 +286,7 @@ def test_slow_growth_suggests_the_quadratic_sweet_spot():
     assert d.next_lr == pytest.approx(1.0, rel=0.05)  # 1/L
 
 
-# ------------------------------------------------------------------------------------ shape of the result
+# ------------------------------------------------------------------------ shape of the result
 
 
 def test_diagnosis_is_json_ready_and_complete():
@@ -369,3 +369,36 @@ def test_the_tolerance_is_the_documented_one():
     # 1 % of the initial gap left: good; 10 % left and flat: not good
     assert diagnose([1.0, 0.3, 0.05, 0.012, 0.01, 0.01, 0.01], 0.0).regime == "good"
     assert diagnose([1.0, 0.3, 0.12, 0.1, 0.1, 0.1, 0.1], 0.0).regime != "good"
+
+
+def test_the_judges_statistics_are_numpys_to_the_bit():
+    from lrlab.regimes import _blocks, _detrend, _edges, _fraction, _mean, _median, _std
+
+    def same(got, want):
+        got, want = np.float64(got), np.float64(want)
+        return np.array_equal(got, want, equal_nan=True) and np.signbit(got) == np.signbit(want)
+
+    rng = np.random.default_rng(0)
+    special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324])
+    with np.errstate(all="ignore"):
+        for trial in range(4000):
+            if trial % 2:
+                a = rng.choice(special, rng.integers(1, 9))
+            else:
+                a = rng.standard_normal(rng.integers(1, 400)) * 10.0 ** rng.integers(-300, 300)
+            assert same(_median(a), np.median(a)), a
+            assert same(_mean(a), np.mean(a)), a
+            assert same(_fraction(a > 0), np.mean(a > 0)), a
+            if len(a) >= 2:
+                assert same(_std(list(a)), np.std(list(a), ddof=1)), a
+            if len(a) >= 6:
+                for got, want in zip(_blocks(a, 6), np.array_split(a, 6), strict=True):
+                    np.testing.assert_array_equal(got, want)
+    for n in range(2, 3000):
+        assert _edges(n, min(10, n)) == tuple(np.linspace(0, n, min(10, n) + 1).astype(int))
+    for n in (12, 13, 91, 300, 1001):
+        for y in (rng.standard_normal(n) * 1e-7, np.cumsum(rng.standard_normal(n)) + 1e6,
+                  np.exp(-0.01 * np.arange(n))):
+            t = np.arange(n)
+            want = y - np.polyval(np.polyfit(t, y, 1), t)
+            np.testing.assert_array_equal(_detrend(y), want)

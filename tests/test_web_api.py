@@ -5,6 +5,8 @@ import importlib.util
 import json
 import math
 import re
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,100 @@ def test_concurrent_requests_each_get_their_own_answer(client):
     for lr, d in zip(lrs, answers, strict=True):
         ref = lrlab.descend("booth", lr=lr, steps=80).to_dict()
         assert d["lr"] == lr and d["losses"] == ref["losses"] and d["regime"] == ref["regime"]
+
+
+def test_asks_arriving_during_a_sweep_share_the_next_one(monkeypatch):
+    # The first request's sweep is held until eight more have gathered behind it: they are
+    # computed together in one second sweep, and each answer is still its own run.
+    from lrlab import descent
+
+    calls, gathered, real_sweep = [], threading.Event(), descent.sweep
+
+    def sweep(f, lrs, *args, **kwargs):
+        calls.append(list(lrs))
+        if len(calls) == 1:
+            assert gathered.wait(30)
+        return real_sweep(f, lrs, *args, **kwargs)
+
+    monkeypatch.setattr(descent, "sweep", sweep)
+    lrs = [[0.01 * (k + 1), 0.003 * (k + 1)] for k in range(9)]
+    with TestClient(create_app(), base_url=LOOPBACK) as c, \
+            concurrent.futures.ThreadPoolExecutor(9) as pool:
+        lab = c.app.state.lab
+
+        def ask(pair):
+            body = {"objective": "booth", "lrs": pair, "steps": 60}
+            return c.post("/api/compare", json=body).json()
+
+        first = pool.submit(ask, lrs[0])
+        while not calls:
+            time.sleep(0.01)
+        rest = [pool.submit(ask, pair) for pair in lrs[1:]]
+        def waiting():
+            with lab.lock:
+                job = lab.open.get(("booth", 60, None))
+                return len(job.asks) if job is not None else 0
+
+        while waiting() < 8:
+            time.sleep(0.01)
+        gathered.set()
+        answers = [first.result(), *(r.result() for r in rest)]
+    assert len(calls) == 2 and sorted(calls[1]) == sorted(lr for p in lrs[1:] for lr in p)
+    for pair, d in zip(lrs, answers, strict=True):
+        ref = lrlab.sweep("booth", lrs=pair, steps=60)
+        assert [r["lr"] for r in d["runs"]] == pair and d["floor"] == ref.floor
+        for got, run in zip(d["runs"], ref.runs, strict=True):
+            assert got["losses"] == run.to_dict()["losses"] and got["regime"] == run.regime
+            assert got["params"] == run.params.tolist()
+    assert not lab.busy and not lab.open and lab.waiting == 0
+
+
+def test_an_ask_given_up_on_does_not_hold_up_the_others():
+    from lrlab.web.app import _Ask, _Job, _Lab
+
+    lab = _Lab(Limits(), workers=1)
+    job = _Job(("booth", 20, None), lab.build("booth"), 20, None)
+
+    def shape(f, runs, floor):
+        return {"losses": runs[0].losses}
+
+    gone, kept = _Ask([0.01], "known", shape), _Ask([0.02], "known", shape)
+    job.asks, job.lanes, job.deadline = [gone, kept], 2, time.monotonic() + 30
+    assert gone.body.cancel()
+    with lab.lock:
+        lab._reserve()
+        lab._claim(job)
+    lab._run_job(job)
+    ref = lrlab.descend("booth", lr=0.02, steps=20).to_dict()["losses"]
+    assert json.loads(kept.body.result())["losses"] == ref
+    assert gone.body.cancelled() and not lab.busy and lab.waiting == 0
+
+
+def test_bodies_are_json_with_null_for_non_finite_numbers():
+    from lrlab.web.app import _dumps
+
+    body = {"a": np.array([[1.0, np.nan], [np.inf, -0.0]]), "b": [0.1, 1e-05, 1e16, None],
+            "c": "é ✓", "d": (1, True)}
+    assert json.loads(_dumps(body)) == {"a": [[1.0, None], [None, -0.0]],
+                                        "b": [0.1, 1e-05, 1e16, None], "c": "é ✓",
+                                        "d": [1, True]}
+    with pytest.raises(ValueError, match="not JSON serializable"):
+        _dumps({"x": np.int64(1)})
+
+
+def test_serve_freezes_the_startup_heap_and_passes_its_settings(monkeypatch):
+    import gc
+
+    import uvicorn
+
+    from lrlab.web import serve
+
+    seen = {}
+    monkeypatch.setattr(gc, "freeze", lambda: seen.setdefault("frozen", True))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    serve(port=8123, limits=Limits(steps=77))
+    assert seen["frozen"] and seen["port"] == 8123 and seen["access_log"] is False
+    assert seen["app"].state.lab.limits.steps == 77
 
 
 def test_sweep_finds_one_over_l_on_a_quadratic_with_the_marks(client):

@@ -45,11 +45,13 @@ def _json_float(x: float) -> float | None:
 
 
 def _json_list(a: np.ndarray | None) -> list | None:
+    """Nested lists of floats, None where a value is not finite."""
     if a is None:
         return None
-    return [_json_float(v) for v in np.asarray(a, dtype=float).ravel()] if a.ndim == 1 else [
-        _json_list(row) for row in a
-    ]
+    a = np.asarray(a, dtype=float)
+    out = a.astype(object)  # Python floats, converted in one pass
+    out[~np.isfinite(a)] = None
+    return out.tolist()
 
 
 @dataclass(frozen=True, eq=False)

@@ -224,9 +224,10 @@ def _analytic_lanes(fn: Callable[[torch.Tensor], torch.Tensor]) -> LaneFn:
         with torch.enable_grad():
             W = W.detach().requires_grad_(True)
             values = fn(W)
-            # Lanes are independent, so the gradient of the sum is every lane's own gradient.
+            # Lanes are independent, so the vector-Jacobian product with ones (the gradient
+            # of the sum, without the sum) is every lane's own gradient.
             if values.requires_grad:
-                (grads,) = torch.autograd.grad(values.sum(), W)
+                (grads,) = torch.autograd.grad(values, W, torch.ones_like(values))
             else:
                 grads = torch.zeros_like(W)
         return values.detach(), grads

@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -224,9 +225,11 @@ def _json_value(v: Any) -> Any:
 
 
 def _ratio(a: float, b: float) -> float:
-    """a / b that never raises: +-inf for a nonzero a over 0, and 0 for 0 / 0."""
-    with np.errstate(all="ignore"):
-        q = float(np.float64(a) / np.float64(b))
+    """a / b that never raises: +-inf for a nonzero a over 0, and 0 for 0 / 0.
+
+    Called only under :func:`diagnose`'s ``np.errstate(all="ignore")``.
+    """
+    q = float(np.float64(a) / np.float64(b))
     return 0.0 if math.isnan(q) else q
 
 
@@ -236,6 +239,80 @@ def _fmt(x: float) -> str:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.3g}%"
+
+
+# The judge takes some thirty medians and means of short arrays per curve: np.median and
+# np.mean spend most of their time in generic checks, so these compute the same numbers directly.
+
+
+def _median(a: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D float array: the same number, NaN when any is NaN."""
+    s = a.copy()
+    s.sort()
+    if math.isnan(s.item(-1)):  # NaN sorts last
+        return math.nan
+    n = len(s)
+    m = n // 2
+    # np.median averages the middle one or two with a sum that starts from 0.0, so that a
+    # middle -0.0 gives 0.0: the same arithmetic here
+    if n % 2:
+        return 0.0 + s.item(m)
+    return (0.0 + s.item(m - 1) + s.item(m)) / 2
+
+
+def _mean(a: np.ndarray) -> float:
+    """``np.mean`` of a non-empty 1-D float array: the same number."""
+    return float(np.add.reduce(a) / len(a))
+
+
+def _fraction(mask: np.ndarray) -> float:
+    """``np.mean`` of a non-empty boolean array: the fraction of True."""
+    return np.count_nonzero(mask) / len(mask)
+
+
+def _std(values: list[float]) -> float:
+    """``np.std(values, ddof=1)``: the same steps (mean, deviations, their squares' sum)."""
+    a = np.array(values, dtype=np.float64)
+    d = a - np.add.reduce(a) / len(a)
+    return math.sqrt(np.add.reduce(d * d) / (len(a) - 1))
+
+
+def _blocks(a: np.ndarray, k: int) -> list[np.ndarray]:
+    """``np.array_split(a, k)``: ``k`` consecutive blocks, the first ones one longer."""
+    size, extra = divmod(len(a), k)
+    blocks, at = [], 0
+    for i in range(k):
+        n = size + (i < extra)
+        blocks.append(a[at:at + n])
+        at += n
+    return blocks
+
+
+@functools.lru_cache(maxsize=64)
+def _line_basis(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """What ``np.polyfit(np.arange(n), y, 1)`` sets up before it solves: it depends on n only."""
+    t = np.arange(n)
+    lhs = np.vander(t + 0.0, 2)
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    lhs.setflags(write=False)
+    return t, lhs, scale, n * np.finfo(np.float64).eps
+
+
+def _detrend(y: np.ndarray) -> np.ndarray:
+    """``y - np.polyval(np.polyfit(t, y, 1), t)`` for ``t = 0, 1, ...``: the same steps."""
+    t, lhs, scale, rcond = _line_basis(len(y))
+    c = np.linalg.lstsq(lhs, y + 0.0, rcond)[0] / scale
+    line = np.zeros_like(t)
+    for coef in c:
+        line = line * t + coef
+    return y - line
+
+
+@functools.lru_cache(maxsize=64)
+def _edges(n: int, k: int) -> tuple[int, ...]:
+    """Boundaries of ``k`` near-equal windows of ``n`` points."""
+    return tuple(np.linspace(0, n, k + 1).astype(int).tolist())
 
 
 # ------------------------------------------------------------------------------------ the judge
@@ -257,28 +334,26 @@ class _Judge:
         self.w = w = max(1, round(n / 10))
         ends = [max(1, round(0.4 * n)), max(1, round(0.7 * n)), n]
         # medians: a spike (a catapult, an unlucky batch) must not move a trend
-        self.lev = [float(np.median(v[max(0, e - w):e])) for e in ends]
+        self.lev = [_median(v[max(0, e - w):e]) for e in ends]
         tail = v[min(ends[1], n - 3):] if n >= 3 else v
         d2 = np.diff(tail, 2)
         # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
-        sigma = float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / math.sqrt(6)) \
+        sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) \
             if len(d2) else 0.0
         self.sigma = sigma
         d1 = np.diff(tail)
         big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
         signs = np.sign(d1[big])
-        self.alternation = float(np.mean(signs[1:] != signs[:-1])) if len(signs) > 2 else 0.0
-        self.tail_up = float(np.mean(d1 > 0)) if len(d1) else 0.0
-        self.amplitude = float(np.median(np.abs(d1))) if len(d1) else 0.0
+        self.alternation = _fraction(signs[1:] != signs[:-1]) if len(signs) > 2 else 0.0
+        self.tail_up = _fraction(d1 > 0) if len(d1) else 0.0
+        self.amplitude = _median(np.abs(d1)) if len(d1) else 0.0
         # the error of a window level: white jitter, or slow wandering (correlated noise) seen
         # as the spread of block levels around a straight line through the tail
         se_white = sigma * math.sqrt(2.0 / w)
         se_blocks = 0.0
         if len(tail) >= 12:
-            t = np.arange(len(tail))
-            resid = tail - np.polyval(np.polyfit(t, tail, 1), t)
-            blocks = np.array_split(resid, 6)
-            spread = float(np.std([np.median(b) for b in blocks], ddof=1))
+            blocks = _blocks(_detrend(tail), 6)
+            spread = _std([_median(b) for b in blocks])
             se_blocks = spread * math.sqrt(len(blocks[0]) / w) * math.sqrt(2.0)
         self.se = max(se_white, se_blocks)
         self.mid_drop = self.lev[0] - self.lev[1]
@@ -286,8 +361,8 @@ class _Judge:
         # the level the run ended at: the last value when the tail is smooth and monotone,
         # otherwise the mean of the last window
         self.smooth = self.alternation < 0.1 and self.tail_up < 0.05
-        self.end = float(v[-1]) if self.smooth or n < 5 else float(np.mean(v[n - w:]))
-        self.end_median = float(np.median(v[n - w:]))
+        self.end = float(v[-1]) if self.smooth or n < 5 else _mean(v[n - w:])
+        self.end_median = _median(v[n - w:])
         self.se_end = self.se / math.sqrt(2.0)
 
     def _significant(self, drop: float, scale: float) -> bool:
@@ -316,7 +391,7 @@ class _Judge:
         # ignore steps whose predicted decrease is at rounding level: a converged run says nothing
         level = np.maximum(np.abs(self.v[t0:m]), scale)
         ok = np.isfinite(q) & (denom[t0:] > 1e-6 * level)
-        return float(np.median(q[ok])) if np.count_nonzero(ok) >= 3 else None
+        return _median(q[ok]) if np.count_nonzero(ok) >= 3 else None
 
     def _grad_trend(self) -> float | None:
         """Gradient norm in the last window over that in the window ending at 40 %."""
@@ -327,9 +402,9 @@ class _Judge:
         a = g[max(0, round(0.4 * n) - w):max(1, round(0.4 * n))]
         b = g[n - w:]
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if not len(a) or not len(b) or np.median(a) <= 0:
+        if not len(a) or not len(b) or _median(a) <= 0:
             return None
-        return float(np.median(b) / np.median(a))
+        return _median(b) / _median(a)
 
     def _grad_ratio(self) -> float | None:
         if self.g is None:
@@ -337,7 +412,7 @@ class _Judge:
         fin = self.g[np.isfinite(self.g)]
         if len(fin) < 2 or fin.max() <= 0:
             return 0.0 if len(fin) and fin.max() == 0 else None
-        return float(np.median(fin[-3:]) / fin.max())
+        return float(_median(fin[-3:]) / fin.max())
 
     # -- decision ----------------------------------------------------------------------------
 
@@ -350,7 +425,7 @@ class _Judge:
         self._windows(v)
         self.ev["final"] = self.end
         self.ev["best"] = float(np.min(v))
-        self.ev["up_steps"] = float(np.mean(np.diff(v) > 0))
+        self.ev["up_steps"] = _fraction(np.diff(v) > 0)
         self.ev["tail_alternation"] = self.alternation
 
         floor = self.floor
@@ -387,15 +462,15 @@ class _Judge:
         if ref is not None and c0 - ref > 0:
             gap0 = c0 - ref
             growth = _ratio(self.end_median - ref, gap0)
-            growth_mean = _ratio(float(np.mean(v[self.n - self.w:])) - ref, gap0)
+            growth_mean = _ratio(_mean(v[self.n - self.w:]) - ref, gap0)
         else:
             gap0 = max(c0 - float(np.min(v)), abs(c0), 1e-300)
             growth = 1.0 + _ratio(self.end_median - c0, gap0)
-            growth_mean = 1.0 + _ratio(float(np.mean(v[self.n - self.w:])) - c0, gap0)
+            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.w:]) - c0, gap0)
         self.ev["growth"] = growth
         k = min(10, self.n)
-        edges = np.linspace(0, self.n, k + 1).astype(int)
-        wins = np.array([np.median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
+        edges = _edges(self.n, k)
+        wins = np.array([_median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
         rising_end = len(wins) >= 3 and wins[-1] > wins[-2] > wins[-3]
         rising = self.lev[2] > self.lev[1] > self.lev[0] or (self.n < 10 and v[-1] > v[0])
         monotone = len(wins) >= 3 and bool(np.all(np.diff(wins) > 0))
@@ -576,8 +651,8 @@ class _Judge:
             return self._advise("too_high", 0.65, words, factor=1 / 3, smaller=True)
         left = "an unknown part" if not math.isfinite(remaining) else f"about {_pct(r)}"
         words = (f"The cost was still falling steadily at the end: the last 30% of the run "
-                 f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} of the "
-                 "way down is projected to be left.")
+                 f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} "
+                 "of the way down is projected to be left.")
         conf = 0.8 if r > 0.1 else 0.65
         return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
 
