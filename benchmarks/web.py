@@ -27,9 +27,11 @@ mode                       server p50      server p95      client p95      reque
 1 client (100 requests)    29 (35) ms      34 (37) ms      36 (39) ms      29.8 (24.4)  0
 =========================  ==============  ==============  ==============  ===========  ======
 
-The second pair: 83 / 108 ms (254 / 401 ms) for 20 clients. Other runs of the batched mode on a
+With divergence checked every 8 steps instead of every step (fewer tiny reductions in each
+sweep), two later runs gave server p50 72.8 / 72.5 ms, p95 90.9 / 94.5 ms, 193 / 182
+requests/s, 0 errors. The second pair above: 83 / 108 ms (254 / 401 ms) for 20 clients. Other runs of the batched mode on a
 quiet machine gave p95 93 to 108 ms; with other work running, up to 150 ms. So the target is
-met for one client and about met for 20, not reliably. Server CPU per request went from about
+met for one client and, on a quiet machine, for 20; with other work on the machine, not always. Server CPU per request went from about
 22 ms to 7 ms; the client, on the same two cores, spends about 3.5 ms per 150 kB response.
 
 What made the difference, largest first:
