@@ -38,10 +38,14 @@ def main() -> None:
     # changes the cost by 10x within 300 steps, so only lanes below 2/L can match exactly.
     limit = 2 / lrlab.objective("rosenbrock").sharpness_at_minimum
     stable = [(a, b) for a, b in zip(cpu.runs, gpu.runs) if a.diverged_at is None and a.lr < limit]
-    diff = max(float(np.max(np.abs(a.losses - b.losses) / (1 + np.abs(a.losses)))) for a, b in stable)
+    diff = max(
+        float(np.max(np.abs(a.losses - b.losses) / (1 + np.abs(a.losses)))) for a, b in stable
+    )
     same_div = sum(a.diverged_at == b.diverged_at for a, b in zip(cpu.runs, gpu.runs))
-    print(f"1. rosenbrock cuda vs cpu: {len(stable)} lanes below 2/L, max rel diff {diff:.2e}; "
-          f"same divergence step on {same_div}/{len(lrs)} lanes")
+    print(
+        f"1. rosenbrock cuda vs cpu: {len(stable)} lanes below 2/L, max rel diff {diff:.2e}; "
+        f"same divergence step on {same_div}/{len(lrs)} lanes"
+    )
 
     model, loss_fn, (X, y), _ = datasets.build("digits-mlp")
     model, X, y = model.cuda(), X.cuda(), y.cuda()
@@ -66,8 +70,10 @@ def main() -> None:
 
     fb = lrlab.objective("digits-mlp:batch_size=128", device="cuda")
     swb = lrlab.sweep(fb, lrs=lrlab.lr_grid(1e-2, 3, 16), steps=100)
-    print(f"3. mini-batch on cuda: best lr {swb.best_lr:.3g}, regimes "
-          f"{sorted({r.regime for r in swb.runs})}")
+    print(
+        f"3. mini-batch on cuda: best lr {swb.best_lr:.3g}, regimes "
+        f"{sorted({r.regime for r in swb.runs})}"
+    )
 
     big = lrlab.lr_grid(1e-6, 1e-2, 1_000_000)
     fr = lrlab.objective("rosenbrock", device="cuda")
@@ -77,7 +83,9 @@ def main() -> None:
     lrlab.sweep(fr, lrs=big, steps=250, keep_params=False)
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    print(f"4a. rosenbrock 1e6 lanes x 250 steps on cuda: {dt:.2f} s, {2.5e8 / dt:.2e} lane-steps/s")
+    print(
+        f"4a. rosenbrock 1e6 lanes x 250 steps on cuda: {dt:.2f} s, {2.5e8 / dt:.2e} lane-steps/s"
+    )
 
     grid = lrlab.lr_grid(1e-3, 3.0, 64)
     lrlab.sweep(f, lrs=grid[:2], steps=5)
@@ -96,8 +104,10 @@ def main() -> None:
             opt.step()
     torch.cuda.synchronize()
     seq = time.perf_counter() - t0
-    print(f"4b. digits-mlp 64 lrs x 200 steps on cuda: batched {batched:.2f} s, sequential "
-          f"{seq:.2f} s, {seq / batched:.1f}x")
+    print(
+        f"4b. digits-mlp 64 lrs x 200 steps on cuda: batched {batched:.2f} s, sequential "
+        f"{seq:.2f} s, {seq / batched:.1f}x"
+    )
 
 
 if __name__ == "__main__":

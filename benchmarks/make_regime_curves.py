@@ -65,7 +65,7 @@ def _tail_mean(values: np.ndarray, frac: float = 0.1) -> float:
 def _oscillating(params: np.ndarray, frac: float = 0.3) -> bool:
     """True when successive parameter steps point against each other in the tail of the run."""
     steps = np.diff(params, axis=0)
-    steps = steps[-max(2, int(frac * len(steps))):]
+    steps = steps[-max(2, int(frac * len(steps))) :]
     dots = np.sum(steps[1:] * steps[:-1], axis=1)
     return bool(np.mean(dots < 0) > 0.5)
 
@@ -146,8 +146,34 @@ def _deterministic_label(losses, floor, xs, grad, lr, loss, extra_steps=20000):
 # ----------------------------------------------------------------------------------------------
 # closed-form quadratics
 
-QUAD_AL = [1e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.3, 0.6, 1.0, 1.3, 1.7, 1.9, 1.97, 1.99,
-           1.995, 1.999, 2.002, 2.005, 2.01, 2.02, 2.05, 2.1, 2.5, 3.0, 10.0]
+QUAD_AL = [
+    1e-4,
+    1e-3,
+    3e-3,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.3,
+    0.6,
+    1.0,
+    1.3,
+    1.7,
+    1.9,
+    1.97,
+    1.99,
+    1.995,
+    1.999,
+    2.002,
+    2.005,
+    2.01,
+    2.02,
+    2.05,
+    2.1,
+    2.5,
+    3.0,
+    10.0,
+]
 
 
 def quad1d():
@@ -177,8 +203,11 @@ def quad1d():
 def quad2d():
     out = []
     rng = np.random.RandomState(3)
-    for kappa, steps, start in [(100.0, 200, (1.0, 1.0)), (1000.0, 300, (1.0, 0.5)),
-                                (100.0, 200, (1.0, 1e-3))]:
+    for kappa, steps, start in [
+        (100.0, 200, (1.0, 1.0)),
+        (1000.0, 300, (1.0, 0.5)),
+        (100.0, 200, (1.0, 1e-3)),
+    ]:
         theta = rng.uniform(0, np.pi)
         rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         lam = np.array([1.0 / kappa, 1.0]) * 5.0
@@ -200,10 +229,15 @@ def quad2d():
                 label = "good"
             else:
                 # which eigen-direction holds the remaining gap: an overshooting one or not
-                label = "too_high" if gap_parts[factors < 0].sum() > gap_parts[factors >= 0].sum() \
+                label = (
+                    "too_high"
+                    if gap_parts[factors < 0].sum() > gap_parts[factors >= 0].sum()
                     else "too_low"
-            src = (f"GD on a rotated 2-D quadratic, eigenvalues {lam[0]:g} and {lam[1]:g}, start "
-                   f"{tuple(np.round(x0, 4))}, alpha*L = {al:g}, {steps} steps")
+                )
+            src = (
+                f"GD on a rotated 2-D quadratic, eigenvalues {lam[0]:g} and {lam[1]:g}, start "
+                f"{tuple(np.round(x0, 4))}, alpha*L = {al:g}, {steps} steps"
+            )
             out.append(_record("quad2d", src, losses, label, 0.0, lr, grads))
     return out
 
@@ -220,9 +254,11 @@ def hill():
         return np.array([4 * x[0] ** 3 - 8 * x[0] + 1])
 
     out = []
-    plan = [(2.0, [0.0005, 0.001, 0.003, 0.01, 0.03, 0.1, 0.115, 0.12, 0.2, 0.3]),
-            (2.5, [0.001, 0.01, 0.04, 0.06, 0.08, 0.1, 0.105, 0.115, 0.14]),
-            (-0.2, [0.0003, 0.003, 0.03, 0.1, 0.13, 0.25])]
+    plan = [
+        (2.0, [0.0005, 0.001, 0.003, 0.01, 0.03, 0.1, 0.115, 0.12, 0.2, 0.3]),
+        (2.5, [0.001, 0.01, 0.04, 0.06, 0.08, 0.1, 0.105, 0.115, 0.14]),
+        (-0.2, [0.0003, 0.003, 0.03, 0.1, 0.13, 0.25]),
+    ]
     for x0, lrs in plan:
         for lr in lrs:
             losses, gns, xs = _gd(g, [x0], lr, 200, f)
@@ -238,15 +274,16 @@ def rosenbrock():
         return float((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2)
 
     def g(x):
-        return np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2),
-                         200 * (x[1] - x[0] ** 2)])
+        return np.array(
+            [-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)]
+        )
 
     out = []
     for lr in [1e-5, 3e-5, 1e-4, 3e-4, 6e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3]:
         losses, _, xs = _gd(g, [-1.5, 2.0], lr, 4000, f)
         label = _deterministic_label(losses, 0.0, xs, g, lr, f, extra_steps=200000)
         every = 20  # logged every 20 steps: what a long run's log looks like
-        src = (f"GD on Rosenbrock from (-1.5, 2), alpha={lr:g}, 4000 steps logged every {every}")
+        src = f"GD on Rosenbrock from (-1.5, 2), alpha={lr:g}, 4000 steps logged every {every}"
         out.append(_record("rosenbrock", src, losses[::every], label, 0.0, lr))
     return out
 
@@ -362,7 +399,7 @@ def _sgd(problem, lr, batch, epochs, seed):
         for _ in range(epochs):
             order = rng.permutation(n)
             for i in range(0, n - batch + 1, batch):
-                idx = order[i:i + batch]
+                idx = order[i : i + batch]
                 batch_losses.append(loss(w, idx))
                 w = w - lr * grad(w, idx)
                 full.append(loss(w))
@@ -400,8 +437,10 @@ def minibatch(problem, lr_factors, batch, epochs, seed, floor_from="minimum"):
     for lr, k, (full, _, blown), label in zip(lrs, lr_factors, runs, labels):
         if blown:
             full = np.concatenate([full, np.full(len(runs[0][0]) - len(full), math.inf)])
-        src = (f"mini-batch SGD (batch {batch}, {epochs} epochs, seed {seed}) on {name}, "
-               f"alpha = {k:g}/L0 = {lr:.4g}; floor = {floor_from}")
+        src = (
+            f"mini-batch SGD (batch {batch}, {epochs} epochs, seed {seed}) on {name}, "
+            f"alpha = {k:g}/L0 = {lr:.4g}; floor = {floor_from}"
+        )
         # a noisy plateau above the minimum looks like convergence once the floor is withheld
         nofloor = None if label == "too_high" else "same"
         out.append(_record(name.split()[0] + "-sgd", src, full, label, floor, lr, nofloor=nofloor))
@@ -416,8 +455,9 @@ def _moons(n, seed):
     rng = np.random.RandomState(seed)
     t = rng.uniform(0, np.pi, n)
     lab = rng.randint(0, 2, n)
-    x = np.where(lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
-                 np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    x = np.where(
+        lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)]
+    )
     x = x + rng.normal(0, 0.15, x.shape)
     return _standard(x), 2.0 * lab - 1.0
 
@@ -425,8 +465,12 @@ def _moons(n, seed):
 def _mlp_run(x, y, lr, steps, width, seed):
     torch.manual_seed(seed)
     net = torch.nn.Sequential(
-        torch.nn.Linear(2, width), torch.nn.Tanh(), torch.nn.Linear(width, width),
-        torch.nn.Tanh(), torch.nn.Linear(width, 1)).double()
+        torch.nn.Linear(2, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, 1),
+    ).double()
     xt = torch.tensor(x)
     yt = torch.tensor(y)[:, None]
     losses, gns = [], []
@@ -449,9 +493,11 @@ def _mlp_run(x, y, lr, steps, width, seed):
 
 def mlp_eos():
     out = []
-    for seed, width, lrs in [(0, 32, [0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0]),
-                             (1, 16, [0.02, 0.1, 0.3, 0.4, 0.5, 1.0]),
-                             (2, 24, [0.05, 0.2, 0.35, 0.45, 2.0])]:
+    for seed, width, lrs in [
+        (0, 32, [0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0]),
+        (1, 16, [0.02, 0.1, 0.3, 0.4, 0.5, 1.0]),
+        (2, 24, [0.05, 0.2, 0.35, 0.45, 2.0]),
+    ]:
         x, y = _moons(200, seed)
         runs = [_mlp_run(x, y, lr, 600, width, seed) for lr in lrs]
         start = runs[0][0][0]
@@ -462,12 +508,25 @@ def mlp_eos():
         labels, _ = _sweep_labels(finals, lrs, blown, floor, start)
         for lr, (losses, gns), label in zip(lrs, runs, labels):
             up = float(np.mean(np.diff(losses[np.isfinite(losses)]) > 0))
-            src = (f"full-batch GD on a tanh MLP (2-{width}-{width}-1, MSE) on 200 two-moons "
-                   f"points, seed {seed}, alpha={lr:g}, 600 steps; {up:.0%} of steps go up")
+            src = (
+                f"full-batch GD on a tanh MLP (2-{width}-{width}-1, MSE) on 200 two-moons "
+                f"points, seed {seed}, alpha={lr:g}, 600 steps; {up:.0%} of steps go up"
+            )
             # too_low here means "a larger rate of the sweep got lower": that needs the floor
             nofloor = None if label == "too_low" else "same"
-            out.append(_record("mlp-eos", src, losses, label, floor, lr, gns, nofloor=nofloor,
-                               up_fraction=round(up, 3)))
+            out.append(
+                _record(
+                    "mlp-eos",
+                    src,
+                    losses,
+                    label,
+                    floor,
+                    lr,
+                    gns,
+                    nofloor=nofloor,
+                    up_fraction=round(up, 3),
+                )
+            )
     return out
 
 
@@ -480,9 +539,11 @@ def logs(problems):
     out = []
     logdir = OUT / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
-    plan = [(problems[0], [0.002, 0.01, 0.05, 0.2, 0.6, 1.4, 2.5], 8, 60, 10),
-            (problems[1], [0.01, 0.1, 0.5, 2.0, 8.0, 30.0], 16, 60, 10),
-            (problems[2], [0.02, 0.2, 1.0, 4.0, 20.0], 32, 40, 5)]
+    plan = [
+        (problems[0], [0.002, 0.01, 0.05, 0.2, 0.6, 1.4, 2.5], 8, 60, 10),
+        (problems[1], [0.01, 0.1, 0.5, 2.0, 8.0, 30.0], 16, 60, 10),
+        (problems[2], [0.02, 0.2, 1.0, 4.0, 20.0], 32, 40, 5),
+    ]
     for problem, factors, batch, epochs, every in plan:
         name, _, _, _, _, fmin, sharp = problem
         lrs = [k / sharp for k in factors]
@@ -506,8 +567,10 @@ def logs(problems):
             steps = np.concatenate([[0], steps])
             fname = f"{short}-sgd-{i}.{'jsonl' if i % 3 == 2 else 'csv'}"
             _write_log(logdir / fname, steps, vals, seed=i)
-            src = (f"training log {fname}: mini-batch SGD (batch {batch}) on {name}, "
-                   f"alpha={lr:.4g}, mean batch loss every {every} steps")
+            src = (
+                f"training log {fname}: mini-batch SGD (batch {batch}) on {name}, "
+                f"alpha={lr:.4g}, mean batch loss every {every} steps"
+            )
             # batch sampling noise left in a logged value, against the "good" tolerance: when it
             # is larger, the height of a plateau cannot be read without the floor
             m_ok = min(len(batch_losses), len(full) - 1)
@@ -515,8 +578,9 @@ def logs(problems):
                 sampling = np.nanstd(batch_losses[:m_ok] - full[:m_ok]) / math.sqrt(every)
             noisy = not math.isfinite(sampling) or sampling > TOL * (start - fmin)
             nofloor = None if label == "too_high" or (noisy and label != "diverging") else "same"
-            rec = _record("log-" + short, src, [], label, fmin, lr, nofloor=nofloor,
-                          log="logs/" + fname)
+            rec = _record(
+                "log-" + short, src, [], label, fmin, lr, nofloor=nofloor, log="logs/" + fname
+            )
             del rec["losses"]  # read back from the file
             out.append(rec)
     return out
@@ -524,8 +588,9 @@ def logs(problems):
 
 def _write_log(path, steps, vals, seed):
     rng = np.random.RandomState(100 + seed)
-    acc = np.clip(0.5 + 0.4 * (1 - np.exp(-steps / steps[-1] * 3)) + rng.normal(0, 0.01, len(steps)),
-                  0, 1)
+    acc = np.clip(
+        0.5 + 0.4 * (1 - np.exp(-steps / steps[-1] * 3)) + rng.normal(0, 0.01, len(steps)), 0, 1
+    )
     if path.suffix == ".csv":
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)
@@ -537,8 +602,13 @@ def _write_log(path, steps, vals, seed):
     else:
         with open(path, "w") as fh:
             for s, v, a in zip(steps, vals, acc):
-                row = {"global_step": int(s), "train": {"loss": _num(v) if math.isfinite(v)
-                                                        else "nan", "acc": round(float(a), 4)}}
+                row = {
+                    "global_step": int(s),
+                    "train": {
+                        "loss": _num(v) if math.isfinite(v) else "nan",
+                        "acc": round(float(a), 4),
+                    },
+                }
                 fh.write(json.dumps(row) + "\n")
 
 

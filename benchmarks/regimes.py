@@ -91,8 +91,9 @@ def confusion(pairs: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(curves: list[dict], with_floor: bool, losses_only: bool = False
-             ) -> tuple[list[tuple[str, str, str]], list[str]]:
+def evaluate(
+    curves: list[dict], with_floor: bool, losses_only: bool = False
+) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(label, diagnosis, family) per decidable curve, and the disagreements in words."""
     pairs, misses = [], []
     for c in curves:
@@ -103,12 +104,27 @@ def evaluate(curves: list[dict], with_floor: bool, losses_only: bool = False
         d = diagnose(c["losses"], c["floor"] if with_floor else None, **extra)
         pairs.append((expected, d.regime, c["family"]))
         if d.regime != expected:
-            ev = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.evidence.items()
-                  if k in ("final_gap", "projected_gap", "late_progress", "tail_noise",
-                           "tail_amplitude", "efficiency", "growth", "up_steps",
-                           "tail_alternation", "grad_norm_ratio")}
-            misses.append(f"  {c['id']}: expected {expected}, got {d.regime} "
-                          f"({d.confidence:.2f}) {ev}\n      {c['source']}")
+            ev = {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in d.evidence.items()
+                if k
+                in (
+                    "final_gap",
+                    "projected_gap",
+                    "late_progress",
+                    "tail_noise",
+                    "tail_amplitude",
+                    "efficiency",
+                    "growth",
+                    "up_steps",
+                    "tail_alternation",
+                    "grad_norm_ratio",
+                )
+            }
+            misses.append(
+                f"  {c['id']}: expected {expected}, got {d.regime} "
+                f"({d.confidence:.2f}) {ev}\n      {c['source']}"
+            )
     return pairs, misses
 
 
@@ -126,16 +142,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{title}: agreement {100 * agree / len(pairs):.1f}% ({agree}/{len(pairs)})")
         print(confusion(pairs))
         families = sorted({f for _, _, f in pairs})
-        print("per family: " + ", ".join(
-            f"{f} {sum(t == d for t, d, g in pairs if g == f)}/{sum(g == f for *_, g in pairs)}"
-            for f in families))
+        print(
+            "per family: "
+            + ", ".join(
+                f"{f} {sum(t == d for t, d, g in pairs if g == f)}/{sum(g == f for *_, g in pairs)}"
+                for f in families
+            )
+        )
         if args.verbose and misses:
             print("disagreements:")
             print("\n".join(misses))
     pairs, _ = evaluate(curves, True, losses_only=True)
     agree = sum(t == d for t, d, _ in pairs)
-    print(f"\nwith the floor, losses only (no lr, no gradient norms): agreement "
-          f"{100 * agree / len(pairs):.1f}% ({agree}/{len(pairs)})")
+    print(
+        f"\nwith the floor, losses only (no lr, no gradient norms): agreement "
+        f"{100 * agree / len(pairs):.1f}% ({agree}/{len(pairs)})"
+    )
     return 0
 
 

@@ -117,8 +117,11 @@ PROBLEMS = [
     ("digits-mlp", 100, 1e-1, 1e3, 200),
     ("digits-mlp:batch_size=64", 100, 1e-2, 1e3, 300),
 ]
-QUICK = [("bowl:kappa=100", 200, 1e-3, 1e2, 100), ("hill", 200, 1e-3, 1e2, 100),
-         ("cancer-logistic", 100, 1e-3, 1e3, 60)]
+QUICK = [
+    ("bowl:kappa=100", 200, 1e-3, 1e2, 100),
+    ("hill", 200, 1e-3, 1e2, 100),
+    ("cancer-logistic", 100, 1e-3, 1e3, 60),
+]
 METHODS = ("suggest", "1/L", "valley", "tlrf")
 
 
@@ -146,8 +149,9 @@ def cost_of(output, _target):
 def valley(f, L: float) -> float | None:
     model = Point(f)
     opt = torch.optim.SGD(model.parameters(), lr=1e-4 / L)
-    rt = lrlab.range_test(model, cost_of, batches(f, 100), opt, start_lr=1e-4 / L,
-                          end_lr=1e3 / L, num_iter=100)
+    rt = lrlab.range_test(
+        model, cost_of, batches(f, 100), opt, start_lr=1e-4 / L, end_lr=1e3 / L, num_iter=100
+    )
     return rt.suggestions["valley"]
 
 
@@ -157,8 +161,9 @@ def torch_lr_finder(f, L: float) -> float | None:
     model = Point(f)
     opt = torch.optim.SGD(model.parameters(), lr=1e-4 / L)
     # batch_size=None: the loader hands over each (batch, target) pair as it is.
-    loader = torch.utils.data.DataLoader(batches(f, 100), batch_size=None,
-                                         collate_fn=lambda item: item)
+    loader = torch.utils.data.DataLoader(
+        batches(f, 100), batch_size=None, collate_fn=lambda item: item
+    )
     finder = LRFinder(model, opt, cost_of)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         finder.range_test(loader, end_lr=1e3 / L, num_iter=100)
@@ -208,8 +213,9 @@ def main() -> None:
         f0 = f.loss(f.start)
         L = sharpness(f, tol=1e-4)
         t0 = time.perf_counter()
-        grid = lrlab.sweep(f, lrs=lrlab.lr_grid(lo / L, hi / L, num), steps=steps,
-                           keep_params=False)
+        grid = lrlab.sweep(
+            f, lrs=lrlab.lr_grid(lo / L, hi / L, num), steps=steps, keep_params=False
+        )
         t_grid = time.perf_counter() - t0
         finals = grid.final_losses
         b = int(np.argmin(np.where(np.isfinite(finals), finals, np.inf)))
@@ -218,21 +224,36 @@ def main() -> None:
         t0 = time.perf_counter()
         s = lrlab.suggest(f, steps=steps)
         t_suggest = time.perf_counter() - t0
-        alphas = {"suggest": s.lr, "1/L": 1 / L, "valley": valley(f, L),
-                  "tlrf": torch_lr_finder(f, L)}
+        alphas = {
+            "suggest": s.lr,
+            "1/L": 1 / L,
+            "valley": valley(f, L),
+            "tlrf": torch_lr_finder(f, L),
+        }
         run = [a for a in alphas.values() if a is not None]
         values = dict(zip(run, lrlab.sweep(f, lrs=run, steps=steps).final_losses, strict=True))
         floor = f.minimum if f.minimum is not None else 0.0
-        row = {"problem": name, "steps": steps, "best_lr": best_lr, "edge": edge,
-               "grid": len(finals), "t_grid": t_grid, "t_suggest": t_suggest}
+        row = {
+            "problem": name,
+            "steps": steps,
+            "best_lr": best_lr,
+            "edge": edge,
+            "grid": len(finals),
+            "t_grid": t_grid,
+            "t_suggest": t_suggest,
+        }
         for m, a in alphas.items():
             eps = torch.finfo(f.dtype).eps
-            row[m] = (a, *(scores(f0, floor, best, values[a], eps) if a is not None
-                           else (None, None)))
+            row[m] = (
+                a,
+                *(scores(f0, floor, best, values[a], eps) if a is not None else (None, None)),
+            )
         rows.append(row)
-        print(f"{name:31s} best {best_lr:.3g}  suggest {s.lr:.3g} "
-              f"NP {row['suggest'][1]:.3f} LP {row['suggest'][2]:.3f}  ({t_suggest:.1f}s)",
-              flush=True)
+        print(
+            f"{name:31s} best {best_lr:.3g}  suggest {s.lr:.3g} "
+            f"NP {row['suggest'][1]:.3f} LP {row['suggest'][2]:.3f}  ({t_suggest:.1f}s)",
+            flush=True,
+        )
     print()
     print("learning rates (best a: the best of the dense grid; * at the grid's edge)")
     head = f"{'problem':29s} {'steps':>5s} {'best a':>9s}" + "".join(f" {m:>9s}" for m in METHODS)
@@ -257,8 +278,11 @@ def main() -> None:
         nps = [r[m][1] for r in rows if r[m][1] is not None]
         lps = [r[m][2] for r in rows if r[m][2] is not None]
         ok = sum(v >= 0.9 for v in nps)
-        print(f"{m:8s} NP >= 0.9 on {ok}/{len(rows)}; median NP {np.median(nps):.3f}, "
-              f"median LP {np.median(lps):.3f}")
+        print(
+            f"{m:8s} NP >= 0.9 on {ok}/{len(rows)}; median NP {np.median(nps):.3f}, "
+            f"median LP {np.median(lps):.3f}"
+        )
+
     def lp(r, m):
         return -math.inf if r[m][2] is None else r[m][2]
 

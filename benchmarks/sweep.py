@@ -127,8 +127,10 @@ def main() -> None:
 
     peak = matmul_peak()
     achieved = mlp_flops_per_gradient() * gradients_per_s["digits-mlp"] / 1e9
-    print(f"digits-mlp sweep: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak "
-          f"= {achieved / peak:.0%} (target >= 50%)")
+    print(
+        f"digits-mlp sweep: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak "
+        f"= {achieved / peak:.0%} (target >= 50%)"
+    )
 
     n_lanes, n_steps = (10_000, 100) if args.quick else (100_000, 1000)
     rosen_lrs = lrlab.lr_grid(1e-6, 1e-2, n_lanes)
@@ -141,8 +143,10 @@ def main() -> None:
 
     # Best of three, like the other timings: other tenants of a shared machine only add time.
     dt = min(rosenbrock() for _ in range(3))
-    print(f"rosenbrock {n_lanes} lanes x {n_steps} steps: {dt:.2f} s (best of 3), "
-          f"{n_lanes * n_steps / dt:.2e} lane-steps/s (target >= 5e7)")
+    print(
+        f"rosenbrock {n_lanes} lanes x {n_steps} steps: {dt:.2f} s (best of 3), "
+        f"{n_lanes * n_steps / dt:.2e} lane-steps/s (target >= 5e7)"
+    )
 
 
 if __name__ == "__main__":

@@ -116,13 +116,16 @@ async def measure(base: str, args) -> dict:
         top = info["marks"]["two_over_L"] or 1.0
         rng = random.Random(0)
         bodies = [
-            {"objective": args.objective, "steps": args.steps,
-             "lrs": sorted(top * 10 ** rng.uniform(-4, 0) for _ in range(args.lanes))}
+            {
+                "objective": args.objective,
+                "steps": args.steps,
+                "lrs": sorted(top * 10 ** rng.uniform(-4, 0) for _ in range(args.lanes)),
+            }
             for _ in range(args.requests + args.warmup)
         ]
         for body in bodies[: args.warmup]:
             (await client.post(base + "/api/compare", json=body)).raise_for_status()
-        queue = iter(bodies[args.warmup:])
+        queue = iter(bodies[args.warmup :])
         server_ms, client_ms, errors = [], [], []
 
         async def worker() -> None:
@@ -141,13 +144,18 @@ async def measure(base: str, args) -> dict:
                 server_ms.append(float(timing.group(1)))
 
         t0 = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(args.clients))),
-                               timeout=args.timeout)
+        await asyncio.wait_for(
+            asyncio.gather(*(worker() for _ in range(args.clients))), timeout=args.timeout
+        )
         wall = time.perf_counter() - t0
     return {
-        "server_p50": percentile(server_ms, 50), "server_p95": percentile(server_ms, 95),
-        "client_p50": percentile(client_ms, 50), "client_p95": percentile(client_ms, 95),
-        "rps": len(client_ms) / wall, "errors": len(errors), "first_error": errors[:1],
+        "server_p50": percentile(server_ms, 50),
+        "server_p95": percentile(server_ms, 95),
+        "client_p50": percentile(client_ms, 50),
+        "client_p95": percentile(client_ms, 95),
+        "rps": len(client_ms) / wall,
+        "errors": len(errors),
+        "first_error": errors[:1],
     }
 
 
@@ -160,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this long")
-    parser.add_argument("--no-batching", action="store_true",
-                        help="compute every request on its own (no shared sweeps)")
+    parser.add_argument(
+        "--no-batching",
+        action="store_true",
+        help="compute every request on its own (no shared sweeps)",
+    )
     args = parser.parse_args(argv)
 
     port = free_port()
@@ -179,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     label = "no batching" if args.no_batching else "batched"
-    print(f"{label}: {args.clients} clients, {args.requests} requests of {args.lanes} learning "
-          f"rates x {args.steps} steps on {args.objective}")
+    print(
+        f"{label}: {args.clients} clients, {args.requests} requests of {args.lanes} learning "
+        f"rates x {args.steps} steps on {args.objective}"
+    )
     print(f"  server  p50 {result['server_p50']:7.1f} ms   p95 {result['server_p95']:7.1f} ms")
     print(f"  client  p50 {result['client_p50']:7.1f} ms   p95 {result['client_p95']:7.1f} ms")
     print(f"  {result['rps']:.1f} requests/s, {result['errors']} errors {result['first_error']}")

@@ -34,8 +34,20 @@ def test_run_diverging_json_has_no_nan(capsys):
 
 
 def test_sweep_json_contract(capsys):
-    code, out, _ = run_cli(capsys, "sweep", "parabola", "--lr-min", "0.01", "--lr-max", "3",
-                           "--num", "9", "--steps", "50", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "sweep",
+        "parabola",
+        "--lr-min",
+        "0.01",
+        "--lr-max",
+        "3",
+        "--num",
+        "9",
+        "--steps",
+        "50",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) >= {"objective", "steps", "runs", "best_lr"}
@@ -93,13 +105,32 @@ def test_bad_input_exits_2_with_one_line(capsys, args, needle):
 
 def test_console_script_subprocess():
     proc = subprocess.run(
-        [sys.executable, "-m", "lrlab.cli", "run", "booth", "--lr", "0.05", "--steps", "30", "--json"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "lrlab.cli",
+            "run",
+            "booth",
+            "--lr",
+            "0.05",
+            "--steps",
+            "30",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["objective"].startswith("booth")
     bad = subprocess.run(
         [sys.executable, "-m", "lrlab.cli", "run", "booth", "--lr", "0"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -47,8 +47,10 @@ def test_sharpness_at_the_minimum_is_the_catalogue_value(e):
 
 # A non-quadratic cost in more dimensions than Lanczos runs iterations for at the start, so
 # the answer comes from a real Krylov subspace, not a complete basis.
-EXPR = ("a**4 + b**2*c + (c - d)**2 * 3 + e**2 * f**2 + 5*cos(a + f) + (b + c + d + e)**2"
-        " + 0.1*g**2 + 7*h**2 + a*h")
+EXPR = (
+    "a**4 + b**2*c + (c - d)**2 * 3 + e**2 * f**2 + 5*cos(a + f) + (b + c + d + e)**2"
+    " + 0.1*g**2 + 7*h**2 + a*h"
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

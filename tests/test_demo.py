@@ -28,8 +28,15 @@ def test_demo_writes_the_report_and_every_picture(report):
     images = re.findall(r'<img src="([^"]+)"', html)
     assert len(images) >= 9
     names = {
-        "path.png", "three_panels.png", "cost_curves.png", "step_lengths.png", "small_hill.png",
-        "contour_paths.png", "landscape.png", "compute_price.png", "sharpness.png",
+        "path.png",
+        "three_panels.png",
+        "cost_curves.png",
+        "step_lengths.png",
+        "small_hill.png",
+        "contour_paths.png",
+        "landscape.png",
+        "compute_price.png",
+        "sharpness.png",
     }
     assert names <= set(images)
     for name in images:

@@ -152,8 +152,9 @@ def test_records_are_plain_json_with_null_for_non_finite_numbers():
         values = getattr(run, key)
         assert d[key] == [float(v) if math.isfinite(v) else None for v in values], key
         assert all(type(v) is float for v in d[key] if v is not None), key
-    assert d["params"] == [[float(v) if math.isfinite(v) else None for v in row]
-                           for row in run.params]
+    assert d["params"] == [
+        [float(v) if math.isfinite(v) else None for v in row] for row in run.params
+    ]
     assert None in d["losses"] + d["grad_norms"]
     json.dumps(d, allow_nan=False)
     sw = lrlab.sweep("parabola", lrs=[0.1, 5.0], steps=40)

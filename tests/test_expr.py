@@ -56,8 +56,16 @@ VALUE_CASES = [
         lambda x, y: np.tanh(x) + _sigmoid(y) + _softplus(x - 3 * y),
         "any",
     ),
-    ("asin(x) + acos(y) + atan(3*x*y)", lambda x, y: np.arcsin(x) + np.arccos(y) + np.arctan(3 * x * y), "unit"),
-    ("sinh(x) + cosh(y) + expm1(x*y)", lambda x, y: np.sinh(x) + np.cosh(y) + np.expm1(x * y), "any"),
+    (
+        "asin(x) + acos(y) + atan(3*x*y)",
+        lambda x, y: np.arcsin(x) + np.arccos(y) + np.arctan(3 * x * y),
+        "unit",
+    ),
+    (
+        "sinh(x) + cosh(y) + expm1(x*y)",
+        lambda x, y: np.sinh(x) + np.cosh(y) + np.expm1(x * y),
+        "any",
+    ),
     ("relu(x - 0.5) + square(y)", lambda x, y: np.maximum(x - 0.5, 0) + y**2, "any"),
     ("min(x, y)", lambda x, y: np.minimum(x, y), "any"),
     ("max(x, y, z)", lambda x, y, z: np.maximum(np.maximum(x, y), z), "any"),
@@ -320,8 +328,21 @@ def test_expressions_compare_and_pickle_by_text():
 def test_functions_table_describes_calls():
     assert FUNCTIONS["sin"] == "sin(u)"
     assert FUNCTIONS["min"] == "min(u, v, ...)"
-    assert {"sin", "cos", "tan", "exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid",
-            "softplus", "min", "max"} <= set(FUNCTIONS)
+    assert {
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "log",
+        "log1p",
+        "sqrt",
+        "abs",
+        "tanh",
+        "sigmoid",
+        "softplus",
+        "min",
+        "max",
+    } <= set(FUNCTIONS)
     assert set(CONSTANTS) == {"pi", "e"}
 
 
@@ -426,7 +447,11 @@ def test_deepest_text_needs_few_python_frames():
 
 def test_errors_pickle():
     err = pickle.loads(pickle.dumps(ExpressionError(3, "unexpected '*'")))
-    assert (err.position, err.reason, str(err)) == (3, "unexpected '*'", "at position 3: unexpected '*'")
+    assert (err.position, err.reason, str(err)) == (
+        3,
+        "unexpected '*'",
+        "at position 3: unexpected '*'",
+    )
 
 
 def test_text_must_be_a_string():

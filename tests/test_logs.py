@@ -23,8 +23,10 @@ def write(path, text):
 
 
 def test_csv_with_extra_columns_picks_loss_and_steps(tmp_path):
-    p = write(tmp_path / "log.csv", "step,lr,loss,acc\n0,0.1,2.3,0.1\n10,0.1,1.7,0.4\n"
-                                    "20,0.1,1.2,0.6\n30,0.1,0.9,0.7\n")
+    p = write(
+        tmp_path / "log.csv",
+        "step,lr,loss,acc\n0,0.1,2.3,0.1\n10,0.1,1.7,0.4\n20,0.1,1.2,0.6\n30,0.1,0.9,0.7\n",
+    )
     log = read_log(p)
     assert isinstance(log, LossLog)
     assert log.column == "loss" and log.source == "log.csv"
@@ -49,15 +51,18 @@ def test_csv_with_extra_columns_picks_loss_and_steps(tmp_path):
 )
 def test_csv_loss_like_column_rules(tmp_path, header, want):
     cols = header.split(",")
-    rows = [",".join(str(i * 10 if j == 0 else 1.0 / (i + j)) for j in range(len(cols)))
-            for i in range(5)]
+    rows = [
+        ",".join(str(i * 10 if j == 0 else 1.0 / (i + j)) for j in range(len(cols)))
+        for i in range(5)
+    ]
     p = write(tmp_path / "a.csv", header + "\n" + "\n".join(rows) + "\n")
     assert read_log(p).column == want
 
 
 def test_csv_empty_cells_nan_and_inf(tmp_path):
-    p = write(tmp_path / "run.csv", "step,loss,val_loss\n1,1.0,\n2,,0.9\n3,nan,\n4,inf,0.5\n"
-                                    "5,0.5,\n\n")
+    p = write(
+        tmp_path / "run.csv", "step,loss,val_loss\n1,1.0,\n2,,0.9\n3,nan,\n4,inf,0.5\n5,0.5,\n\n"
+    )
     log = read_log(p)
     assert log.steps.tolist() == [1, 3, 4, 5]  # the row without a loss is skipped
     assert log.values[0] == 1.0 and math.isnan(log.values[1]) and math.isinf(log.values[2])
@@ -76,8 +81,12 @@ def test_headerless_list_of_numbers(tmp_path):
 
 @pytest.mark.parametrize(("name", "sep"), [("a.tsv", "\t"), ("b.csv", ";"), ("c.txt", "\t")])
 def test_other_delimiters(tmp_path, name, sep):
-    text = sep.join(["step", "loss"]) + "\n" + "\n".join(f"{i}{sep}{1 / (i + 1)}"
-                                                         for i in range(6)) + "\n"
+    text = (
+        sep.join(["step", "loss"])
+        + "\n"
+        + "\n".join(f"{i}{sep}{1 / (i + 1)}" for i in range(6))
+        + "\n"
+    )
     log = read_log(write(tmp_path / name, text))
     assert log.column == "loss" and len(log.values) == 6
 
@@ -102,8 +111,14 @@ def test_ambiguous_columns_ask_for_one(tmp_path):
 
 
 def test_jsonl_nested_keys_are_flattened(tmp_path):
-    rows = [{"global_step": 10 * i, "train": {"loss": 1.0 / (i + 1), "acc": 0.1 * i},
-             "val": {"loss": 1.2 / (i + 1)}} for i in range(5)]
+    rows = [
+        {
+            "global_step": 10 * i,
+            "train": {"loss": 1.0 / (i + 1), "acc": 0.1 * i},
+            "val": {"loss": 1.2 / (i + 1)},
+        }
+        for i in range(5)
+    ]
     p = write(tmp_path / "metrics.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n\n")
     log = read_log(p)
     assert log.column == "train/loss"
@@ -113,8 +128,14 @@ def test_jsonl_nested_keys_are_flattened(tmp_path):
 
 
 def test_jsonl_nan_strings_nulls_and_missing_keys(tmp_path):
-    lines = ['{"step": 1, "loss": 1.0}', '{"step": 2, "loss": "nan"}', '{"step": 3}',
-             '{"step": 4, "loss": null}', '{"step": 5, "loss": NaN}', '{"step": 6, "loss": 0.1}']
+    lines = [
+        '{"step": 1, "loss": 1.0}',
+        '{"step": 2, "loss": "nan"}',
+        '{"step": 3}',
+        '{"step": 4, "loss": null}',
+        '{"step": 5, "loss": NaN}',
+        '{"step": 6, "loss": 0.1}',
+    ]
     log = read_log(write(tmp_path / "m.jsonl", "\n".join(lines)))
     assert log.steps.tolist() == [1, 2, 5, 6]
     assert np.isnan(log.values[1]) and np.isnan(log.values[2])
@@ -215,8 +236,10 @@ def test_error_cases(tmp_path):
         "empty.csv": ("", "empty.csv: the file is empty"),
         "blank.csv": ("\n\n  \n", "blank.csv: the file is empty"),
         "header.csv": ("step,loss\n", r"header.csv: a header \(step, loss\) but no data rows"),
-        "words.csv": ("step,loss\n0,1.0\n1,high\n2,0.5\n",
-                      "words.csv: column 'loss' holds a non-numeric value 'high' at line 3"),
+        "words.csv": (
+            "step,loss\n0,1.0\n1,high\n2,0.5\n",
+            "words.csv: column 'loss' holds a non-numeric value 'high' at line 3",
+        ),
         "allnan.csv": ("loss\nnan\nnan\nnan\n", "allnan.csv: column 'loss' has no finite value"),
         "one.csv": ("step,loss\n0,1.0\n", "one.csv: column 'loss' has only one value"),
         "noloss.csv": ("step,name\n0,a\n1,b\n", "noloss.csv: no numeric column holds a loss"),

@@ -41,8 +41,15 @@ def test_dashed_expression_is_still_an_expression():
     assert lrlab.objective("x-y*y").param_names == ("x", "y")
 
 
-@pytest.mark.parametrize("name,dim", [("diabetes-linear", 11), ("cancer-logistic", 31),
-                                      ("digits-softmax", 650), ("digits-mlp", 4810)])
+@pytest.mark.parametrize(
+    "name,dim",
+    [
+        ("diabetes-linear", 11),
+        ("cancer-logistic", 31),
+        ("digits-softmax", 650),
+        ("digits-mlp", 4810),
+    ],
+)
 def test_dataset_problems(name, dim):
     f = lrlab.objective(name)
     assert f.kind == "dataset" and f.dim == dim and f.dtype == torch.float32
@@ -119,8 +126,18 @@ def test_factory_path(tmp_path, monkeypatch):
         from_factory("no_such_module_here:build")
 
 
-@pytest.mark.parametrize("spec", ["himmelblau", "rosenbrock", "beale", "rastrigin", "hill",
-                                  "x**4 - 4*x**2 + x", "sin(3*x)*y**2 + exp(x/5) - x*y"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "himmelblau",
+        "rosenbrock",
+        "beale",
+        "rastrigin",
+        "hill",
+        "x**4 - 4*x**2 + x",
+        "sin(3*x)*y**2 + exp(x/5) - x*y",
+    ],
+)
 def test_lane_gradients_are_autograd_of_the_summed_cost_to_the_bit(spec):
     f = lrlab.objective(spec)
     W = f.start + torch.linspace(-1.5, 1.5, 7, dtype=torch.float64)[:, None]

@@ -61,11 +61,14 @@ PICTURES = {
     "step_lengths": lambda: plots.step_lengths("parabola", lr=0.2),
     "small_hill": lambda: plots.small_hill(),
     "contour_paths": lambda: plots.contour_paths("bowl:kappa=10"),
-    "landscape": lambda: plots.landscape(lrlab.sweep("parabola", lrs=lrlab.lr_grid(0.01, 2, 20), steps=50)),
+    "landscape": lambda: plots.landscape(
+        lrlab.sweep("parabola", lrs=lrlab.lr_grid(0.01, 2, 20), steps=50)
+    ),
     "compute_price": lambda: plots.compute_price("parabola", steps=300),
     "range_test_curve": lambda: plots.range_test_curve(range_test_result()),
     "sharpness_track": lambda: plots.sharpness_track(
-        lrlab.descend("bowl:kappa=10", lr=0.15, steps=20, track_sharpness=5)),
+        lrlab.descend("bowl:kappa=10", lr=0.15, steps=20, track_sharpness=5)
+    ),
     "run_figure": lambda: plots.run_figure(lrlab.descend("hill", lr=0.1, steps=30)),
 }
 
@@ -309,8 +312,11 @@ def test_landscape_colours_points_by_regime_and_marks_one_and_two_over_l():
         np.testing.assert_allclose(xs, sorted(r.lr for r in finite if r.regime == regime))
     assert {"stuck", "good", "diverging"} <= set(regimes)
     L = lrlab.objective("hill").sharpness_at_minimum
-    marks = {line.get_label()[:3]: line.get_xdata()[0] for line in ax.get_lines()
-             if line.get_label().startswith(("1/L", "2/L"))}
+    marks = {
+        line.get_label()[:3]: line.get_xdata()[0]
+        for line in ax.get_lines()
+        if line.get_label().startswith(("1/L", "2/L"))
+    }
     assert marks == pytest.approx({"1/L": 1 / L, "2/L": 2 / L})
     assert any(label.startswith(f"best α = {sw.best_lr:.3g}") for label in line_labels(ax))
 
@@ -321,8 +327,11 @@ def test_landscape_sharpness_argument_and_diverged_band():
     assert not [lb for lb in line_labels(fig.axes[0]) if lb.startswith(("1/L", "2/L"))]
     fig = plots.landscape(sw, sharpness=2.0)
     ax = fig.axes[0]
-    xs = sorted(line.get_xdata()[0] for line in ax.get_lines()
-                if line.get_label().startswith(("1/L", "2/L")))
+    xs = sorted(
+        line.get_xdata()[0]
+        for line in ax.get_lines()
+        if line.get_label().startswith(("1/L", "2/L"))
+    )
     assert xs == pytest.approx([0.5, 1.0])
     diverged = [r for r in sw.runs if not np.isfinite(r.final_loss)]
     assert diverged

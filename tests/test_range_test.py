@@ -31,8 +31,9 @@ def snapshot(model, optimizer):
     return {
         "params": {k: v.detach().clone() for k, v in model.named_parameters()},
         "buffers": {k: v.detach().clone() for k, v in model.named_buffers()},
-        "grads": {k: None if v.grad is None else v.grad.clone()
-                  for k, v in model.named_parameters()},
+        "grads": {
+            k: None if v.grad is None else v.grad.clone() for k, v in model.named_parameters()
+        },
         "identity": [id(p) for p in model.parameters()],
         "modes": [m.training for m in model.modules()],
         "optimizer": copy.deepcopy(optimizer.state_dict()),
@@ -123,11 +124,15 @@ def sigmoid_curve(seed, noise=0.03, centre=-3.0, n=200):
 # --------------------------------------------------------------------------- restoration
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4),
-    lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.8, 0.95)),
-    lambda p: torch.optim.AdamW(p, lr=1e-3, amsgrad=True),
-], ids=["sgd-momentum", "adam", "adamw-amsgrad"])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4),
+        lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.8, 0.95)),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, amsgrad=True),
+    ],
+    ids=["sgd-momentum", "adam", "adamw-amsgrad"],
+)
 @pytest.mark.parametrize("warm", [True, False], ids=["with-state", "fresh"])
 def test_restores_everything_bitwise(make_opt, warm):
     model = mlp()
@@ -230,8 +235,9 @@ def test_lrs_follow_the_ramp_and_are_what_the_optimizer_used(mode):
     params = list(model.parameters())
     opt = Recording([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.01)
     start, end, n = 1e-6, 1e-3, 25
-    rt = range_test(model, nn.CrossEntropyLoss(), data(), opt, start_lr=start, end_lr=end,
-                    num_iter=n, mode=mode)
+    rt = range_test(
+        model, nn.CrossEntropyLoss(), data(), opt, start_lr=start, end_lr=end, num_iter=n, mode=mode
+    )
     assert len(rt.lrs) == n and not rt.stopped_early
     if mode == "exp":
         expected = [start * (end / start) ** (i / (n - 1)) for i in range(n)]
@@ -255,8 +261,9 @@ def test_raw_losses_equal_a_plain_training_loop():
     twin_model, twin_opt = copy.deepcopy((model, opt))  # shares the copied parameters
 
     torch.manual_seed(5)
-    rt = range_test(model, nn.CrossEntropyLoss(), loader, opt, start_lr=1e-4, end_lr=1.0,
-                    num_iter=30)
+    rt = range_test(
+        model, nn.CrossEntropyLoss(), loader, opt, start_lr=1e-4, end_lr=1.0, num_iter=30
+    )
 
     torch.manual_seed(5)
     twin_model.train()
@@ -290,8 +297,15 @@ def test_stops_where_the_smoothed_loss_exceeds_the_factor():
     X, y = data()
     model = mlp(norm=False, dropout=0.0)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rt = range_test(model, nn.CrossEntropyLoss(), batches(X, y, 32), opt, end_lr=1e4,
-                    num_iter=100, diverge_factor=3.0)
+    rt = range_test(
+        model,
+        nn.CrossEntropyLoss(),
+        batches(X, y, 32),
+        opt,
+        end_lr=1e4,
+        num_iter=100,
+        diverge_factor=3.0,
+    )
     assert rt.stopped_early and len(rt.lrs) < 100
     s = rt.smoothed
     hit = [i for i in range(5, len(s)) if not math.isfinite(s[i]) or s[i] > 3 * s[: i + 1].min()]
@@ -324,8 +338,15 @@ def test_negative_losses_do_not_stop_the_test_at_once():
     X, y = data()
     model = mlp(norm=False, dropout=0.0)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rt = range_test(model, lambda o, t: nn.functional.cross_entropy(o, t) - 10.0, (X, y), opt,
-                    start_lr=1e-5, end_lr=1e-2, num_iter=30)
+    rt = range_test(
+        model,
+        lambda o, t: nn.functional.cross_entropy(o, t) - 10.0,
+        (X, y),
+        opt,
+        start_lr=1e-5,
+        end_lr=1e-2,
+        num_iter=30,
+    )
     assert not rt.stopped_early and len(rt.lrs) == 30
 
 
@@ -375,12 +396,14 @@ def test_valley_matches_fastai_on_an_irregular_curve():
     losses = np.cumsum(rng.normal(-0.02, 0.1, 150)) + 5
     lrs = np.geomspace(1e-6, 1, 150)
     for skip_start, skip_end in [(0, 0), (15, 5), (3, 20)]:
-        rt = RangeTest.from_curve(lrs, losses, smoothing=1.0, skip_start=skip_start,
-                                  skip_end=skip_end)
+        rt = RangeTest.from_curve(
+            lrs, losses, smoothing=1.0, skip_start=skip_start, skip_end=skip_end
+        )
         if rt.suggestions["valley"] is not None:
             hi = 150 - skip_end
-            assert rt.suggestions["valley"] == fastai_valley(lrs[skip_start:hi],
-                                                             losses[skip_start:hi])
+            assert rt.suggestions["valley"] == fastai_valley(
+                lrs[skip_start:hi], losses[skip_start:hi]
+            )
 
 
 def test_no_suggestion_from_a_flat_noisy_curve():
@@ -422,10 +445,12 @@ def test_recommended_lr_trains_well_on_digits():
     X, y = torch.tensor(Xn, dtype=torch.float32), torch.tensor(yn)
     torch.manual_seed(0)
     model = nn.Linear(64, 10)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=64,
-                                         shuffle=True)
-    rt = range_test(model, nn.CrossEntropyLoss(), loader,
-                    torch.optim.SGD(model.parameters(), lr=0.1))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(X, y), batch_size=64, shuffle=True
+    )
+    rt = range_test(
+        model, nn.CrossEntropyLoss(), loader, torch.optim.SGD(model.parameters(), lr=0.1)
+    )
     assert rt.recommended is not None
 
     def train(lr):
@@ -455,8 +480,9 @@ def test_accumulation_equals_a_twice_larger_batch():
     model = mlp(norm=False, dropout=0.0)  # deterministic
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     kw = {"start_lr": 1e-4, "end_lr": 1.0, "num_iter": 40}
-    small = range_test(model, nn.CrossEntropyLoss(), batches(X, y, 32), opt,
-                       accumulation_steps=2, **kw)
+    small = range_test(
+        model, nn.CrossEntropyLoss(), batches(X, y, 32), opt, accumulation_steps=2, **kw
+    )
     large = range_test(model, nn.CrossEntropyLoss(), batches(X, y, 64), opt, **kw)
     assert len(small.lrs) == len(large.lrs) == 40
     np.testing.assert_allclose(small.losses, large.losses, rtol=1e-4)
@@ -470,8 +496,14 @@ def test_full_batch_pair_generators_and_dataloaders_give_the_same_curve():
     kw = {"start_lr": 1e-4, "end_lr": 1e-1, "num_iter": 12}
     listed = range_test(model, nn.CrossEntropyLoss(), batches(X, y, 32), opt, **kw)
     gen = range_test(model, nn.CrossEntropyLoss(), iter(batches(X, y, 32)), opt, **kw)
-    dl = range_test(model, nn.CrossEntropyLoss(), torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(X, y), batch_size=32), opt, device="cpu", **kw)
+    dl = range_test(
+        model,
+        nn.CrossEntropyLoss(),
+        torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=32),
+        opt,
+        device="cpu",
+        **kw,
+    )
     np.testing.assert_array_equal(listed.losses, gen.losses)
     np.testing.assert_allclose(listed.losses, dl.losses, rtol=1e-6)
     full = range_test(model, nn.CrossEntropyLoss(), (X, y), opt, **kw)
@@ -510,8 +542,13 @@ def test_suggest_rereads_without_running():
 def test_json_round_trip_is_exact():
     X, y = data()
     model = mlp()
-    rt = range_test(model, nn.CrossEntropyLoss(), batches(X, y, 32),
-                    torch.optim.Adam(model.parameters()), num_iter=50)
+    rt = range_test(
+        model,
+        nn.CrossEntropyLoss(),
+        batches(X, y, 32),
+        torch.optim.Adam(model.parameters()),
+        num_iter=50,
+    )
     back = RangeTest.from_json(rt.to_json())
     assert back == rt
     assert back.suggestions == rt.suggestions and back.settings == rt.settings
@@ -520,8 +557,9 @@ def test_json_round_trip_is_exact():
 
 
 def test_json_writes_non_finite_values_as_null():
-    rt = RangeTest.from_curve(np.geomspace(1e-4, 1, 8), [3, 2, 1, 1, 1, 2, 5, math.inf],
-                              stopped_early=True)
+    rt = RangeTest.from_curve(
+        np.geomspace(1e-4, 1, 8), [3, 2, 1, 1, 1, 2, 5, math.inf], stopped_early=True
+    )
     data_ = json.loads(rt.to_json())
     assert data_["losses"][-1] is None
     back = RangeTest.from_json(rt.to_json())
@@ -561,14 +599,19 @@ def _bad_cases():
         # name: (keyword overrides, exception, message fragment)
         "no-trainable": ({"model": NoGrad()}, ValueError, "no trainable parameters"),
         "foreign-optimizer": ({"foreign": True}, ValueError, "none of the model"),
-        "non-scalar-loss": ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, ValueError,
-                            "scalar"),
+        "non-scalar-loss": (
+            {"loss_fn": nn.CrossEntropyLoss(reduction="none")},
+            ValueError,
+            "scalar",
+        ),
         "loss-not-a-tensor": ({"loss_fn": lambda o, t: 1.0}, TypeError, "scalar tensor"),
-        "loss-without-grad": ({"loss_fn": lambda o, t: ce(o, t).detach()}, ValueError,
-                              "trainable"),
+        "loss-without-grad": ({"loss_fn": lambda o, t: ce(o, t).detach()}, ValueError, "trainable"),
         "empty-list": ({"loader": []}, ValueError, "empty"),
-        "empty-dataloader": ({"loader": torch.utils.data.DataLoader(empty_ds, batch_size=4)},
-                             ValueError, "empty"),
+        "empty-dataloader": (
+            {"loader": torch.utils.data.DataLoader(empty_ds, batch_size=4)},
+            ValueError,
+            "empty",
+        ),
         "empty-generator": ({"loader": (b for b in [])}, ValueError, "empty"),
         "not-a-loader": ({"loader": 3}, TypeError, "loader"),
         "batch-not-a-pair": ({"loader": [X, X, X]}, TypeError, "pair"),
@@ -585,8 +628,7 @@ def _bad_cases():
         "smoothing-above-one": ({"smoothing": 1.5}, ValueError, "smoothing"),
         "diverge-factor-one": ({"diverge_factor": 1.0}, ValueError, "diverge_factor"),
         "zero-accumulation": ({"accumulation_steps": 0}, ValueError, "accumulation_steps"),
-        "nan-first-loss": ({"loader": (nan_X, y)}, ValueError,
-                           "not finite at the first step"),
+        "nan-first-loss": ({"loader": (nan_X, y)}, ValueError, "not finite at the first step"),
         "lrs-too-close": ({"start_lr": 1.0, "end_lr": 1.0 + 1e-15}, ValueError, "distinct"),
         "unknown-device": ({"device": "no-such-device"}, ValueError, "device"),
         "not-a-module": ({"model": lambda x: x}, TypeError, "model"),
@@ -607,13 +649,23 @@ def test_bad_input_is_refused_and_leaves_everything_unchanged(case):
         opt.zero_grad()
         nn.functional.cross_entropy(model(X), y).backward()
         opt.step()  # non-trivial state that must stay as it is
-    args = {"model": given_model or model, "loss_fn": nn.CrossEntropyLoss(), "loader": data(64),
-                "optimizer": overrides.pop("optimizer", opt)}
+    args = {
+        "model": given_model or model,
+        "loss_fn": nn.CrossEntropyLoss(),
+        "loader": data(64),
+        "optimizer": overrides.pop("optimizer", opt),
+    }
     args.update({k: overrides.pop(k) for k in list(overrides) if k in args})
     before = snapshot(model, opt)
     with pytest.raises(exc, match=fragment) as info:
-        range_test(args["model"], args["loss_fn"], args["loader"], args["optimizer"],
-                   num_iter=overrides.pop("num_iter", 20), **overrides)
+        range_test(
+            args["model"],
+            args["loss_fn"],
+            args["loader"],
+            args["optimizer"],
+            num_iter=overrides.pop("num_iter", 20),
+            **overrides,
+        )
     assert "is invalid" in str(info.value)  # the shared message shape
     unchanged(model, opt, before)
 
@@ -623,8 +675,13 @@ def test_first_step_error_names_the_lr():
     X[3, 2] = float("inf")
     model = mlp()
     with pytest.raises(ValueError, match=r"lr=1e-05"):
-        range_test(model, nn.CrossEntropyLoss(), (X, y),
-                   torch.optim.SGD(model.parameters(), lr=0.1), start_lr=1e-5)
+        range_test(
+            model,
+            nn.CrossEntropyLoss(),
+            (X, y),
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            start_lr=1e-5,
+        )
 
 
 # --------------------------------------------------------------------------- plot

@@ -72,8 +72,12 @@ def test_quadratic_diverges_for_every_alpha_above_2_over_L(al, floor, with_grads
 @pytest.mark.parametrize("al", [1e-4, 1e-3, 0.01, 0.1, 0.5, 1.0, 1.5, 1.9, 1.98, 1.99, 1.999, 2.0])
 @pytest.mark.parametrize("floor", [0.0, None])
 def test_quadratic_never_diverges_at_or_below_2_over_L(al, floor):
-    for losses, grads in (quad1d(al), quad1d(al, L=40.0, x0=-3.0), quad2d(al),
-                          quad2d(al, kappa=1000.0, steps=300)):
+    for losses, grads in (
+        quad1d(al),
+        quad1d(al, L=40.0, x0=-3.0),
+        quad2d(al),
+        quad2d(al, kappa=1000.0, steps=300),
+    ):
         for g in (None, grads):
             d = diagnose(losses, floor, lr=al, grad_norms=g)
             assert d.regime != "diverging", (al, d.advice)
@@ -159,7 +163,7 @@ def _diabetes_sgd(lr, batch=16, epochs=20, seed=0):
     for _ in range(epochs):
         order = rng.permutation(len(y))
         for i in range(0, len(y) - batch + 1, batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             w = w - lr * a[idx].T @ (a[idx] @ w - y[idx]) / batch
             losses.append(loss(w))
     w_star = np.linalg.lstsq(a, y, rcond=None)[0]
@@ -211,17 +215,22 @@ def _moons(n=200, seed=0):
     rng = np.random.RandomState(seed)
     t = rng.uniform(0, np.pi, n)
     lab = rng.randint(0, 2, n)
-    x = np.where(lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
-                 np.c_[1 - np.cos(t), 0.5 - np.sin(t)]) + rng.normal(0, 0.15, (n, 2))
+    x = np.where(
+        lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)]
+    ) + rng.normal(0, 0.15, (n, 2))
     return (x - x.mean(0)) / x.std(0), 2.0 * lab - 1.0
 
 
 def _mlp_full_batch(lr, steps=600, width=32, seed=0):
     x, y = _moons(seed=seed)
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Tanh(),
-                              torch.nn.Linear(width, width), torch.nn.Tanh(),
-                              torch.nn.Linear(width, 1)).double()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, 1),
+    ).double()
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     xt, yt = torch.tensor(x), torch.tensor(y)[:, None]
     losses, grads = [], []
@@ -299,8 +308,9 @@ def test_diagnosis_is_json_ready_and_complete():
             blob = json.dumps(d.to_dict(), allow_nan=False)
             back = json.loads(blob)
             assert set(back) == {"regime", "confidence", "evidence", "advice", "next_lr"}
-            assert all(v is None or isinstance(v, (int, float, bool))
-                       for v in back["evidence"].values())
+            assert all(
+                v is None or isinstance(v, (int, float, bool)) for v in back["evidence"].values()
+            )
             assert d.advice.endswith(".")
             if d.regime != "good":
                 assert d.next_lr is not None and f"{d.next_lr:.2g}" in d.advice
@@ -397,8 +407,11 @@ def test_the_judges_statistics_are_numpys_to_the_bit():
     for n in range(2, 3000):
         assert _edges(n, min(10, n)) == tuple(np.linspace(0, n, min(10, n) + 1).astype(int))
     for n in (12, 13, 91, 300, 1001):
-        for y in (rng.standard_normal(n) * 1e-7, np.cumsum(rng.standard_normal(n)) + 1e6,
-                  np.exp(-0.01 * np.arange(n))):
+        for y in (
+            rng.standard_normal(n) * 1e-7,
+            np.cumsum(rng.standard_normal(n)) + 1e6,
+            np.exp(-0.01 * np.arange(n)),
+        ):
             t = np.arange(n)
             want = y - np.polyval(np.polyfit(t, y, 1), t)
             np.testing.assert_array_equal(_detrend(y), want)

@@ -38,14 +38,22 @@ def test_pure_functions_of_the_step():
 
 @pytest.mark.parametrize(
     "text, t, expected",
-    [("constant", 7, 1.0), ("step:every=2,factor=0.5", 4, 0.25), ("exponential:gamma=0.5", 2, 0.25),
-     ("cosine", 100, 0.0), ("warmup:steps=4", 1, 0.5), ("one-cycle", 0, 0.04)],
+    [
+        ("constant", 7, 1.0),
+        ("step:every=2,factor=0.5", 4, 0.25),
+        ("exponential:gamma=0.5", 2, 0.25),
+        ("cosine", 100, 0.0),
+        ("warmup:steps=4", 1, 0.5),
+        ("one-cycle", 0, 0.04),
+    ],
 )
 def test_from_text(text, t, expected):
     assert schedules.from_text(text, steps=100)(t) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["cosin", "step:every=x", "step:every", "cosine:bogus=1", "warmup:x=2"])
+@pytest.mark.parametrize(
+    "text", ["cosin", "step:every=x", "step:every", "cosine:bogus=1", "warmup:x=2"]
+)
 def test_from_text_errors(text):
     with pytest.raises(ValueError):
         schedules.from_text(text, steps=100)
@@ -53,8 +61,13 @@ def test_from_text_errors(text):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: schedules.step_decay(0), lambda: schedules.exponential(-1), lambda: schedules.cosine(0),
-     lambda: schedules.one_cycle(100, peak_at=1.5), lambda: schedules.warmup(0)],
+    [
+        lambda: schedules.step_decay(0),
+        lambda: schedules.exponential(-1),
+        lambda: schedules.cosine(0),
+        lambda: schedules.one_cycle(100, peak_at=1.5),
+        lambda: schedules.warmup(0),
+    ],
 )
 def test_bad_arguments(make):
     with pytest.raises(ValueError):

@@ -30,11 +30,21 @@ def per_lane(model, loss_fn, W, x, y, l2):
         (nn.Linear(5, 1), nn.MSELoss(), lambda n: torch.randn(n, 1)),
         (nn.Linear(5, 3), nn.MSELoss(), lambda n: torch.randn(n, 3)),
         (nn.Linear(5, 1), nn.BCEWithLogitsLoss(), lambda n: torch.randint(0, 2, (n, 1)).float()),
-        (nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)), nn.CrossEntropyLoss(),
-         lambda n: torch.randint(0, 4, (n,))),
-        (nn.Sequential(nn.Linear(5, 6), nn.ReLU(),
-                       nn.Sequential(nn.Linear(6, 6, bias=False), nn.GELU()), nn.Linear(6, 3)),
-         nn.CrossEntropyLoss(), lambda n: torch.randint(0, 3, (n,))),
+        (
+            nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)),
+            nn.CrossEntropyLoss(),
+            lambda n: torch.randint(0, 4, (n,)),
+        ),
+        (
+            nn.Sequential(
+                nn.Linear(5, 6),
+                nn.ReLU(),
+                nn.Sequential(nn.Linear(6, 6, bias=False), nn.GELU()),
+                nn.Linear(6, 3),
+            ),
+            nn.CrossEntropyLoss(),
+            lambda n: torch.randint(0, 3, (n,)),
+        ),
     ],
 )
 @pytest.mark.parametrize("l2", [0.0, 0.01])
@@ -72,20 +82,38 @@ def test_unsupported_models_and_losses_fall_back():
 @pytest.mark.parametrize(
     "model, loss_fn, make_y",
     [
-        (nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)), nn.CrossEntropyLoss(),
-         lambda n: torch.randint(0, 4, (n,))),
+        (
+            nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4)),
+            nn.CrossEntropyLoss(),
+            lambda n: torch.randint(0, 4, (n,)),
+        ),
         # Activations after activations, an activation last, layers without bias.
-        (nn.Sequential(nn.Linear(5, 6), nn.Sigmoid(), nn.Tanh(), nn.Linear(6, 6, bias=False),
-                       nn.GELU(), nn.ReLU(), nn.Linear(6, 2), nn.Sigmoid()),
-         nn.MSELoss(), lambda n: torch.randn(n, 2)),
-        (nn.Sequential(nn.Linear(5, 6, bias=False), nn.Identity(), nn.SiLU(), nn.Linear(6, 1)),
-         nn.BCEWithLogitsLoss(), lambda n: torch.randint(0, 2, (n, 1)).float()),
+        (
+            nn.Sequential(
+                nn.Linear(5, 6),
+                nn.Sigmoid(),
+                nn.Tanh(),
+                nn.Linear(6, 6, bias=False),
+                nn.GELU(),
+                nn.ReLU(),
+                nn.Linear(6, 2),
+                nn.Sigmoid(),
+            ),
+            nn.MSELoss(),
+            lambda n: torch.randn(n, 2),
+        ),
+        (
+            nn.Sequential(nn.Linear(5, 6, bias=False), nn.Identity(), nn.SiLU(), nn.Linear(6, 1)),
+            nn.BCEWithLogitsLoss(),
+            lambda n: torch.randint(0, 2, (n, 1)).float(),
+        ),
     ],
 )
 @pytest.mark.parametrize("columns", [1, 4, 11])  # 11 blocks of 1 sample, 4 + 4 + 3, one block
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_blocks_of_samples_add_up_to_the_full_batch(model, loss_fn, make_y, columns, dtype,
-                                                    monkeypatch):
+def test_blocks_of_samples_add_up_to_the_full_batch(
+    model, loss_fn, make_y, columns, dtype, monkeypatch
+):
     widest = max(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     monkeypatch.setattr(stacked, "CPU_BLOCK_BYTES", columns * 4 * widest * dtype.itemsize)
     torch.manual_seed(1)

@@ -108,6 +108,7 @@ def test_mini_batch_network_against_grid():
 
 # ----------------------------------------------------------------------------- the result
 
+
 def test_json_record():
     s = lrlab.suggest("cancer-logistic", steps=50)
     d = json.loads(json.dumps(s.to_dict(), allow_nan=False))
@@ -178,8 +179,10 @@ def test_users_model_is_unchanged():
 def test_public_names_stay_functions():
     # Running suggest must not rebind lrlab.range_test (a function) to its module of the same
     # name; a fresh interpreter, so that no other test has imported anything first.
-    code = ("import lrlab; lrlab.suggest('diabetes-linear', steps=5); "
-            "assert callable(lrlab.range_test) and callable(lrlab.suggest)")
+    code = (
+        "import lrlab; lrlab.suggest('diabetes-linear', steps=5); "
+        "assert callable(lrlab.range_test) and callable(lrlab.suggest)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 

@@ -55,9 +55,18 @@ def test_page_and_every_asset_are_served_locally(client):
 def test_openapi_schema_without_cdn_docs(client):
     schema = client.get("/openapi.json").json()
     paths = set(schema["paths"])
-    assert {"/api/run", "/api/compare", "/api/sweep", "/api/pictures", "/api/objective",
-            "/api/suggest", "/api/sharpness", "/api/diagnose", "/api/diagnose/losses",
-            "/api/catalogue"} <= paths
+    assert {
+        "/api/run",
+        "/api/compare",
+        "/api/sweep",
+        "/api/pictures",
+        "/api/objective",
+        "/api/suggest",
+        "/api/sharpness",
+        "/api/diagnose",
+        "/api/diagnose/losses",
+        "/api/catalogue",
+    } <= paths
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
 
@@ -188,8 +197,10 @@ def test_asks_arriving_during_a_sweep_share_the_next_one(monkeypatch):
 
     monkeypatch.setattr(descent, "sweep", sweep)
     lrs = [[0.01 * (k + 1), 0.003 * (k + 1)] for k in range(9)]
-    with TestClient(create_app(), base_url=LOOPBACK) as c, \
-            concurrent.futures.ThreadPoolExecutor(9) as pool:
+    with (
+        TestClient(create_app(), base_url=LOOPBACK) as c,
+        concurrent.futures.ThreadPoolExecutor(9) as pool,
+    ):
         lab = c.app.state.lab
 
         def ask(pair):
@@ -200,6 +211,7 @@ def test_asks_arriving_during_a_sweep_share_the_next_one(monkeypatch):
         while not calls:
             time.sleep(0.01)
         rest = [pool.submit(ask, pair) for pair in lrs[1:]]
+
         def waiting():
             with lab.lock:
                 job = lab.open.get(("booth", 60, None))
@@ -243,11 +255,18 @@ def test_an_ask_given_up_on_does_not_hold_up_the_others():
 def test_bodies_are_json_with_null_for_non_finite_numbers():
     from lrlab.web.app import _dumps
 
-    body = {"a": np.array([[1.0, np.nan], [np.inf, -0.0]]), "b": [0.1, 1e-05, 1e16, None],
-            "c": "é ✓", "d": (1, True)}
-    assert json.loads(_dumps(body)) == {"a": [[1.0, None], [None, -0.0]],
-                                        "b": [0.1, 1e-05, 1e16, None], "c": "é ✓",
-                                        "d": [1, True]}
+    body = {
+        "a": np.array([[1.0, np.nan], [np.inf, -0.0]]),
+        "b": [0.1, 1e-05, 1e16, None],
+        "c": "é ✓",
+        "d": (1, True),
+    }
+    assert json.loads(_dumps(body)) == {
+        "a": [[1.0, None], [None, -0.0]],
+        "b": [0.1, 1e-05, 1e16, None],
+        "c": "é ✓",
+        "d": [1, True],
+    }
     with pytest.raises(ValueError, match="not JSON serializable"):
         _dumps({"x": np.int64(1)})
 
@@ -268,8 +287,10 @@ def test_serve_freezes_the_startup_heap_and_passes_its_settings(monkeypatch):
 
 
 def test_sweep_finds_one_over_l_on_a_quadratic_with_the_marks(client):
-    d = client.post("/api/sweep", json={"objective": "parabola", "lr_min": 0.01, "lr_max": 3.0,
-                                        "num": 41, "steps": 50}).json()
+    d = client.post(
+        "/api/sweep",
+        json={"objective": "parabola", "lr_min": 0.01, "lr_max": 3.0, "num": 41, "steps": 50},
+    ).json()
     assert d["marks"]["one_over_L"] == 0.5 and d["marks"]["two_over_L"] == 1.0
     # x_n = (1 - lr L)^n x0 with L = 2: lr = 1/L = 0.5 reaches the minimum in one step.
     assert abs(math.log(d["best_lr"] / 0.5)) < math.log(3.0 / 0.01) / 40
@@ -334,21 +355,29 @@ def test_diagnose_an_uploaded_csv_log(client):
 def test_diagnose_a_json_lines_log_with_a_chosen_column(client):
     if not has("lrlab.logs"):
         pytest.skip("lrlab.logs is not available")
-    lines = "".join(json.dumps({"step": t, "train": {"loss": 1.0 / (t + 1)}, "lr": 0.1}) + "\n"
-                    for t in range(50))
-    d = client.post("/api/diagnose", files={"file": ("run.jsonl", lines.encode())},
-                    data={"column": "train/loss"}).json()
+    lines = "".join(
+        json.dumps({"step": t, "train": {"loss": 1.0 / (t + 1)}, "lr": 0.1}) + "\n"
+        for t in range(50)
+    )
+    d = client.post(
+        "/api/diagnose",
+        files={"file": ("run.jsonl", lines.encode())},
+        data={"column": "train/loss"},
+    ).json()
     assert d["column"] == "train/loss" and d["values"][0] == 1.0 and len(d["steps"]) == 50
 
 
-@pytest.mark.parametrize("name,content", [
-    ("garbage.csv", bytes(range(256)) * 20),
-    ("empty.csv", b""),
-    ("words.csv", b"hello\nworld\n"),
-    ("one.csv", b"loss\n1.0\n"),
-    ("../../etc/passwd", b"root:x:0:0\n"),
-    ("x.jsonl", b'{"loss": \n'),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("garbage.csv", bytes(range(256)) * 20),
+        ("empty.csv", b""),
+        ("words.csv", b"hello\nworld\n"),
+        ("one.csv", b"loss\n1.0\n"),
+        ("../../etc/passwd", b"root:x:0:0\n"),
+        ("x.jsonl", b'{"loss": \n'),
+    ],
+)
 def test_a_garbage_upload_is_a_4xx(client, name, content):
     if not has("lrlab.logs"):
         pytest.skip("lrlab.logs is not available")
@@ -362,16 +391,18 @@ def test_an_upload_over_the_limit_is_refused():
         r = c.post("/api/diagnose", files={"file": ("big.csv", b"loss\n" + b"1.0\n" * 5000)})
         assert r.status_code == 413 and "larger than 1,000 bytes" in r.json()["detail"]
         huge = b'{"losses": [' + b"1.0," * 2_000_000 + b"1.0]}"
-        r = c.post("/api/diagnose/losses", content=huge,
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            "/api/diagnose/losses", content=huge, headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413
 
 
 def test_diagnose_a_list_of_costs(client):
     t = np.arange(201)
     losses = 0.5 * (1 - 1e-3) ** (2 * t)
-    d = client.post("/api/diagnose/losses", json={"losses": losses.tolist(), "floor": 0.0,
-                                                  "lr": 1e-3}).json()
+    d = client.post(
+        "/api/diagnose/losses", json={"losses": losses.tolist(), "floor": 0.0, "lr": 1e-3}
+    ).json()
     assert d["regime"] == lrlab.diagnose(losses, floor=0.0, lr=1e-3).regime == "too_low"
     d = client.post("/api/diagnose/losses", json={"losses": [1.0, 10.0, 1e3, None]}).json()
     assert d["regime"] == "diverging"
@@ -388,20 +419,32 @@ def test_expression_errors_say_where(client, text, position):
         assert r.status_code == 400 and d["position"] == position and d["reason"], d
 
 
-@pytest.mark.parametrize("text", [
-    "os.path:join", "__import__('os').system('true')", "open('/etc/passwd')",
-    "x.__class__", "lambda: 0", "rosenbrok", "x; import os", "exec('1')",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "os.path:join",
+        "__import__('os').system('true')",
+        "open('/etc/passwd')",
+        "x.__class__",
+        "lambda: 0",
+        "rosenbrok",
+        "x; import os",
+        "exec('1')",
+    ],
+)
 def test_text_never_becomes_code(client, text):
     r = client.post("/api/run", json={"objective": text, "lr": 0.1, "steps": 2})
     assert r.status_code == 400 and r.json()["detail"]
 
 
-@pytest.mark.parametrize("body", [
-    {"objective": "parabola", "lr": 0.1, "steps": Limits().steps + 1},
-    {"objective": "digits-mlp", "lr": 0.1, "steps": Limits().dataset_steps + 1},
-    {"objective": "digits-mlp:hidden=4096", "lr": 0.1, "steps": 300},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"objective": "parabola", "lr": 0.1, "steps": Limits().steps + 1},
+        {"objective": "digits-mlp", "lr": 0.1, "steps": Limits().dataset_steps + 1},
+        {"objective": "digits-mlp:hidden=4096", "lr": 0.1, "steps": 300},
+    ],
+)
 def test_runs_over_the_caps_are_refused(client, body):
     r = client.post("/api/run", json=body)
     assert r.status_code == 400 and "at most" in r.json()["detail"]
@@ -430,10 +473,26 @@ def test_a_full_queue_is_a_503():
 
 
 HOSTILE = [
-    "", " ", "\x00", "x" * 5000, "(" * 3000, "1" + "+1" * 1500, "x**" * 60 + "2", "💥", "NaN",
-    "<script>alert(1)</script>", "'; DROP TABLE runs; --", "${7*7}", "{{7*7}}", "../../etc/passwd",
-    "digits-mlp:hidden=99999999", "bowl:kappa=-1", "bowl:kappa=1e999", "parabola:L=nan",
-    "digits-mlp:batch_size=0", "x" * 17 + "+y",
+    "",
+    " ",
+    "\x00",
+    "x" * 5000,
+    "(" * 3000,
+    "1" + "+1" * 1500,
+    "x**" * 60 + "2",
+    "💥",
+    "NaN",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE runs; --",
+    "${7*7}",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "digits-mlp:hidden=99999999",
+    "bowl:kappa=-1",
+    "bowl:kappa=1e999",
+    "parabola:L=nan",
+    "digits-mlp:batch_size=0",
+    "x" * 17 + "+y",
 ]
 BAD_VALUES = [None, "abc", "NaN", "Infinity", -1, 0, 1e308, 1e400, True, [], {}, [1, 2], "1e-3x"]
 ENDPOINTS = {
@@ -458,8 +517,11 @@ def fuzz_cases():
         if "objective" in good:
             for text in HOSTILE:
                 yield path, {**good, "objective": text}
-        if "start" not in good and path not in ("/api/diagnose/losses", "/api/sharpness",
-                                                "/api/suggest"):
+        if "start" not in good and path not in (
+            "/api/diagnose/losses",
+            "/api/sharpness",
+            "/api/suggest",
+        ):
             for start in ([1.0, 2.0, 3.0], [1e300], ["a"], [float("nan")], [0.0] * 40):
                 yield path, {**good, "start": start}
 
@@ -476,17 +538,23 @@ def test_no_500_for_a_battery_of_bad_inputs(client):
     assert not failures, failures[:10]
 
 
-@pytest.mark.parametrize("raw,ctype", [
-    (b"{not json", "application/json"),
-    (b'{"objective": "parabola", "lr": NaN}', "application/json"),
-    (b'{"objective": "parabola", "lr": -Infinity}', "application/json"),
-    (b"[]", "application/json"),
-    (b'"parabola"', "application/json"),
-    (b"objective=parabola&lr=0.1", "application/x-www-form-urlencoded"),
-    (b"\xff\xfe\x00", "application/json"),
-    (b'{"objective": "parabola", "lr": 0.1, "steps": 1.5}', "application/json"),
-    (b'{"objective": "parabola", "lr": 0.1, "steps": 99999999999999999999999}', "application/json"),
-])
+@pytest.mark.parametrize(
+    "raw,ctype",
+    [
+        (b"{not json", "application/json"),
+        (b'{"objective": "parabola", "lr": NaN}', "application/json"),
+        (b'{"objective": "parabola", "lr": -Infinity}', "application/json"),
+        (b"[]", "application/json"),
+        (b'"parabola"', "application/json"),
+        (b"objective=parabola&lr=0.1", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00", "application/json"),
+        (b'{"objective": "parabola", "lr": 0.1, "steps": 1.5}', "application/json"),
+        (
+            b'{"objective": "parabola", "lr": 0.1, "steps": 99999999999999999999999}',
+            "application/json",
+        ),
+    ],
+)
 def test_malformed_bodies_are_4xx(client, raw, ctype):
     r = client.post("/api/run", content=raw, headers={"content-type": ctype})
     assert 400 <= r.status_code < 500 and r.json()["detail"]

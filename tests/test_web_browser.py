@@ -16,13 +16,21 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -129,8 +137,10 @@ def url_state(page):
 
 def open_lab(page, query=""):
     page.goto(page.base + "/" + query)
-    page.wait_for_function("() => document.getElementById('badge').dataset.regime !== ''"
-                           " || !document.getElementById('view-explore').offsetParent")
+    page.wait_for_function(
+        "() => document.getElementById('badge').dataset.regime !== ''"
+        " || !document.getElementById('view-explore').offsetParent"
+    )
     settle(page)
 
 
@@ -150,7 +160,8 @@ def test_type_an_expression_and_move_the_slider(page):
     page.focus("#lr-slider")
     page.keyboard.press("End")
     page.wait_for_function(
-        f"() => document.getElementById('badge').dataset.regime !== '{regime_before}'")
+        f"() => document.getElementById('badge').dataset.regime !== '{regime_before}'"
+    )
     settle(page)
     after = path_trace(page)
     assert after["x"] != before["x"]
@@ -242,8 +253,10 @@ def test_sweep_landscape_and_open_a_run(page):
     legend = page.locator("#sweep-legend [data-regime]")
     seen = {legend.nth(i).get_attribute("data-regime") for i in range(legend.count())}
     assert {"diverging", "good", "too_low"} <= seen
-    labels = page.evaluate("Array.from(document.querySelectorAll('#plot-sweep .annotation-text'))"
-                           ".map((a) => a.textContent)")
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('#plot-sweep .annotation-text'))"
+        ".map((a) => a.textContent)"
+    )
     assert {"1/L", "2/L", "best"} <= set(labels)
     shot(page, "sweep")
 
@@ -258,9 +271,17 @@ def test_sweep_landscape_and_open_a_run(page):
 def test_diagnose_an_uploaded_log(page):
     open_lab(page, "?view=diagnose")
     assert not page.is_visible("#controls")
-    rows = "".join(f"{t},{2.0 * 1.25 ** t!r},{0.1 * t}\n" for t in range(40))
-    page.set_input_files("#log-file", files=[{
-        "name": "train.csv", "mimeType": "text/csv", "buffer": f"step,loss,acc\n{rows}".encode()}])
+    rows = "".join(f"{t},{2.0 * 1.25**t!r},{0.1 * t}\n" for t in range(40))
+    page.set_input_files(
+        "#log-file",
+        files=[
+            {
+                "name": "train.csv",
+                "mimeType": "text/csv",
+                "buffer": f"step,loss,acc\n{rows}".encode(),
+            }
+        ],
+    )
     page.wait_for_selector("#log-verdict:not([hidden])")
     settle(page)
     assert regime(page, "log-badge") == "diverging"
@@ -270,7 +291,7 @@ def test_diagnose_an_uploaded_log(page):
     shot(page, "diagnose")
 
     # Dropped on the drop zone: a falling JSON-lines log.
-    lines = "".join(json.dumps({"step": t, "loss": 3.0 * 0.97 ** t}) + "\\n" for t in range(300))
+    lines = "".join(json.dumps({"step": t, "loss": 3.0 * 0.97**t}) + "\\n" for t in range(300))
     page.evaluate(f"""() => {{
         const dt = new DataTransfer();
         dt.items.add(new File(['{lines}'], 'run.jsonl', {{type: 'application/json'}}));
@@ -283,8 +304,10 @@ def test_diagnose_an_uploaded_log(page):
 
     # A file that is not a log: the reason is shown, nothing breaks.
     page.watch.expect_status(400)
-    page.set_input_files("#log-file", files=[{
-        "name": "photo.csv", "mimeType": "text/csv", "buffer": bytes(range(256)) * 8}])
+    page.set_input_files(
+        "#log-file",
+        files=[{"name": "photo.csv", "mimeType": "text/csv", "buffer": bytes(range(256)) * 8}],
+    )
     page.wait_for_selector("#log-error:not([hidden])")
     assert "binary" in page.text_content("#log-error")
 
@@ -307,7 +330,9 @@ def test_suggest(page):
     suggested = float(page.text_content("#suggestion .lr").split("=")[1])
     assert 0 < suggested <= 0.2  # at most 2/L on this quadratic bowl, L = 10
     page.click("#suggestion button")
-    page.wait_for_function(f"() => Math.abs(Number(new URLSearchParams(location.search).get('lr'))"
-                           f" / {suggested} - 1) < 0.01")
+    page.wait_for_function(
+        f"() => Math.abs(Number(new URLSearchParams(location.search).get('lr'))"
+        f" / {suggested} - 1) < 0.01"
+    )
     settle(page)
     shot(page, "suggest")

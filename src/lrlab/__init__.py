@@ -28,9 +28,26 @@ from .suggest import Suggestion, suggest
 __version__ = "0.1.0"
 
 __all__ = [
-    "REGIMES", "Diagnosis", "Objective", "RangeTest", "Run", "Suggestion", "Sweep", "catalogue",
-    "descend", "diagnose", "hessian_eigenvalues", "lr_grid", "objective", "plot", "range_test",
-    "read_log", "schedules", "sharpness", "suggest", "sweep",
+    "REGIMES",
+    "Diagnosis",
+    "Objective",
+    "RangeTest",
+    "Run",
+    "Suggestion",
+    "Sweep",
+    "catalogue",
+    "descend",
+    "diagnose",
+    "hessian_eigenvalues",
+    "lr_grid",
+    "objective",
+    "plot",
+    "range_test",
+    "read_log",
+    "schedules",
+    "sharpness",
+    "suggest",
+    "sweep",
 ]
 
 

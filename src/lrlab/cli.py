@@ -55,7 +55,9 @@ def _start(text: str | None) -> list[float] | None:
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise BadInput(f"--start {text!r}: expected comma-separated numbers, e.g. --start -1.5,2") from None
+        raise BadInput(
+            f"--start {text!r}: expected comma-separated numbers, e.g. --start -1.5,2"
+        ) from None
     if not all(math.isfinite(v) for v in values):
         raise BadInput(f"--start {text!r}: every coordinate must be finite")
     return values
@@ -75,8 +77,14 @@ def _progress(label: str, enabled: bool):
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -100,18 +108,30 @@ def _print_diagnosis(d) -> None:
         out.print(f"  {key:<22}{shown}")
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
+]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Gradient steps per run.")]
-StartOpt = Annotated[str | None, typer.Option("--start", help="Starting point, comma-separated: -1.5,2")]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")]
-ObjArg = Annotated[str, typer.Argument(
-    help="A catalogue name (rosenbrock), a dataset problem (digits-mlp), an expression "
-         "('x**4 - 4*x**2 + x'), or package.module:function returning (model, loss_fn, data).")]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="Starting point, comma-separated: -1.5,2")
+]
+PlotOpt = Annotated[
+    Path | None, typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")
+]
+ObjArg = Annotated[
+    str,
+    typer.Argument(
+        help="A catalogue name (rosenbrock), a dataset problem (digits-mlp), an expression "
+        "('x**4 - 4*x**2 + x'), or package.module:function returning (model, loss_fn, data)."
+    ),
+]
 
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures and report.")] = Path("lrlab-demo"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the pictures and report.")
+    ] = Path("lrlab-demo"),
 ) -> None:
     """Draw the learning-rate pictures and a report explaining them, on built-in examples."""
     from .demo import demo as run_demo
@@ -128,9 +148,14 @@ def run(
     lr: Annotated[float, typer.Option("--lr", help="The learning rate.")],
     steps: StepsOpt = 200,
     start: StartOpt = None,
-    schedule: Annotated[str | None, typer.Option(
-        "--schedule", help="constant, step:every=50,factor=0.5, exponential:gamma=0.99, cosine, "
-                           "warmup:steps=20, one-cycle")] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="constant, step:every=50,factor=0.5, exponential:gamma=0.99, cosine, "
+            "warmup:steps=20, one-cycle",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     plot: PlotOpt = None,
 ) -> None:
@@ -151,8 +176,10 @@ def run(
     d = r.diagnosis
     out.print(f"objective   {f.name}")
     out.print(f"lr          {r.lr:g}   steps {r.steps}")
-    out.print(f"cost        {_fmt(float(r.losses[0]))} -> {_fmt(r.final_loss)}"
-              + (f"   (diverged at step {r.diverged_at})" if r.diverged_at is not None else ""))
+    out.print(
+        f"cost        {_fmt(float(r.losses[0]))} -> {_fmt(r.final_loss)}"
+        + (f"   (diverged at step {r.diverged_at})" if r.diverged_at is not None else "")
+    )
     if r.floor is not None:
         out.print(f"minimum     {_fmt(r.floor)}")
     _print_diagnosis(d)
@@ -189,7 +216,9 @@ def sweep(
         table.add_column(col, justify="right" if col != "regime" else "left")
     for r in sw.runs:
         mark = " *" if r is sw.best else ""
-        table.add_row(f"{r.lr:.4g}{mark}", _fmt(r.final_loss), r.regime, f"{r.diagnosis.confidence:.2f}")
+        table.add_row(
+            f"{r.lr:.4g}{mark}", _fmt(r.final_loss), r.regime, f"{r.diagnosis.confidence:.2f}"
+        )
     out.print(table)
     out.print(f"best lr {sw.best_lr:.4g} (final cost {_fmt(sw.best.final_loss)})  * marks it")
 
@@ -197,7 +226,9 @@ def sweep(
 @app.command()
 def suggest(
     objective: ObjArg,
-    steps: Annotated[int | None, typer.Option("--steps", help="The training budget to be best for.")] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="The training budget to be best for.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Recommend a learning rate, with the evidence of every method behind it."""
@@ -218,10 +249,18 @@ def suggest(
 
 @app.command()
 def diagnose(
-    file: Annotated[Path, typer.Argument(help="A loss log: CSV, JSON lines, or TensorBoard events.")],
-    column: Annotated[str | None, typer.Option("--column", help="Column, key or tag to read.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")] = None,
-    floor: Annotated[float | None, typer.Option("--floor", help="The best reachable loss, if known.")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="A loss log: CSV, JSON lines, or TensorBoard events.")
+    ],
+    column: Annotated[
+        str | None, typer.Option("--column", help="Column, key or tag to read.")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
+    ] = None,
+    floor: Annotated[
+        float | None, typer.Option("--floor", help="The best reachable loss, if known.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Tell which regime a training run was in from its loss log, and what to change."""
@@ -231,7 +270,9 @@ def diagnose(
     log = read_log(file, column=column)
     d = do_diagnose(log.values, floor=floor, lr=lr)
     if json_out:
-        _emit_json({**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)})
+        _emit_json(
+            {**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)}
+        )
         return
     out.print(f"log         {log.source}  (column {log.column}, {len(log.values)} points)")
     _print_diagnosis(d)
@@ -250,15 +291,25 @@ def objectives(json_out: JsonOpt = False) -> None:
     for col in ("name", "kind", "dim", "minimum", "sharpness", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["kind"], str(r["dim"]), _fmt(r["minimum"]),
-                      _fmt(r["sharpness"]), r["description"])
+        table.add_row(
+            r["name"],
+            r["kind"],
+            str(r["dim"]),
+            _fmt(r["minimum"]),
+            _fmt(r["sharpness"]),
+            r["description"],
+        )
     out.print(table)
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
 ) -> None:
     """Open the web lab: a local page to watch gradient descent with any learning rate."""
     from .web.app import serve as run_server
@@ -298,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if os.environ.get("LRLAB_DEBUG"):
             raise
-        err.print(f"lrlab: internal error: {type(e).__name__}: {_one_line(e)} "
-                  "(set LRLAB_DEBUG=1 to see the traceback)")
+        err.print(
+            f"lrlab: internal error: {type(e).__name__}: {_one_line(e)} "
+            "(set LRLAB_DEBUG=1 to see the traceback)"
+        )
         return 1
     return 0
 

@@ -95,8 +95,11 @@ def _hvp(f, at: torch.Tensor, batch) -> Matvec:
             return torch.zeros_like(v)
         with torch.enable_grad():
             (hv,) = torch.autograd.grad(
-                grad, w, grad_outputs=v.to(dtype=dtype, device=w.device),
-                retain_graph=True, allow_unused=True,
+                grad,
+                w,
+                grad_outputs=v.to(dtype=dtype, device=w.device),
+                retain_graph=True,
+                allow_unused=True,
             )
         return torch.zeros_like(v) if hv is None else hv.detach().to(torch.float64).cpu()
 
@@ -155,8 +158,10 @@ def _lanczos(
         Q[j] = q
         z = matvec(q)
         if not bool(torch.isfinite(z).all()):
-            raise ValueError("a Hessian-vector product was not finite: the cost is not twice "
-                             "differentiable there, or overflows")
+            raise ValueError(
+                "a Hessian-vector product was not finite: the cost is not twice "
+                "differentiable there, or overflows"
+            )
         alphas[j] = float(q @ z)
         # Full reorthogonalisation against the whole basis (twice) replaces the three-term
         # recurrence's own subtraction and keeps Q orthonormal to working precision.
@@ -215,7 +220,8 @@ def _top(f, w, k, *, tol, max_iter, batch, seed, v0=None) -> _Lanczos:
         warnings.warn(
             f"Lanczos stopped after max_iter={max_iter} iterations with relative residual "
             f"{worst:.2g} > tol={tol:g}; raise max_iter for more accurate eigenvalues",
-            RuntimeWarning, stacklevel=3,
+            RuntimeWarning,
+            stacklevel=3,
         )
     return result
 

@@ -50,23 +50,35 @@ PROBLEMS: dict[str, Problem] = {
         Problem(
             "diabetes-linear",
             "Least squares on the diabetes data: a convex quadratic with a closed-form minimum.",
-            "load_diabetes", "regression", None, 0.0,
+            "load_diabetes",
+            "regression",
+            None,
+            0.0,
         ),
         Problem(
             "cancer-logistic",
             "Logistic regression on the breast-cancer data: convex, smooth, ill-conditioned.",
-            "load_breast_cancer", "binary", None, 1e-3,
+            "load_breast_cancer",
+            "binary",
+            None,
+            1e-3,
         ),
         Problem(
             "digits-softmax",
             "Softmax regression on 8x8 handwritten digits: convex, 650 parameters.",
-            "load_digits", "multiclass", None, 1e-3,
+            "load_digits",
+            "multiclass",
+            None,
+            1e-3,
         ),
         Problem(
             "digits-mlp",
             "A 64-64-10 tanh network on 8x8 handwritten digits: non-convex, with a minimum "
             "nobody knows.",
-            "load_digits", "multiclass", 64, 0.0,
+            "load_digits",
+            "multiclass",
+            64,
+            0.0,
         ),
     ]
 }

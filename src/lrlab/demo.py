@@ -85,8 +85,7 @@ def _e(text: str) -> str:
 
 def _regime(r: str) -> str:
     """A regime name in the report: its colour chip and its name as code."""
-    return (f'<span class="chip" style="background:{REGIME_COLORS[r]}"></span>'
-            f"<code>{r}</code>")
+    return f'<span class="chip" style="background:{REGIME_COLORS[r]}"></span><code>{r}</code>'
 
 
 def _pct(part: float, whole: float) -> str:
@@ -121,7 +120,9 @@ def _path(out: Path) -> _Section:
     image = _save(plots.path(run), out, "path.png")
     factor = x[1] / x[0]
     return _Section(
-        "path", "1. The path of gradient descent", image,
+        "path",
+        "1. The path of gradient descent",
+        image,
         "Dots on the parabola x²/2 moving from x = 1.8 to the minimum at 0.",
         f"""<p>Gradient descent moves the parameter against the slope,
         <code>w ← w − α·C′(w)</code>. On <code>C = x²/2</code> with α = {_g(lr)}, each step
@@ -143,7 +144,9 @@ def _three(out: Path) -> _Section:
     c0 = float(low.losses[0])
     x_high = high.params[:, 0]
     return _Section(
-        "three", "2. Too low, just right, too high", image,
+        "three",
+        "2. Too low, just right, too high",
+        image,
         "Three panels on the parabola: short steps that crawl, steps that arrive, steps that "
         "overshoot further and further.",
         f"""<p>The same curve, the same start, {steps} steps each. The sharpness (curvature at
@@ -170,14 +173,15 @@ def _cost_curves(out: Path) -> _Section:
     steps = 200
     f = objective(HILL)
     sw = sweep(f, lrs=list(lrs.values()), steps=steps, start=HILL_LEFT, keep_params=True)
-    image = _save(plots.cost_curves(f, lrs, steps=steps, start=HILL_LEFT), out,
-                  "cost_curves.png")
+    image = _save(plots.cost_curves(f, lrs, steps=steps, start=HILL_LEFT), out, "cost_curves.png")
     vh, hi, good, low = sw.runs
     m = f.minimum
     reach = plots.iterations_to(good, m + 1e-12)
     a, b = sorted(hi.params[-2:, 0])
     return _Section(
-        "cost", "3. Cost against iteration: very high, high, good, low", image,
+        "cost",
+        "3. Cost against iteration: very high, high, good, low",
+        image,
         "Cost minus the minimum against iteration on a log scale for four learning rates.",
         f"""<p>The quartic <code>x⁴ − 4x² + x</code>, started at x = −2 in its global well
         (curvature L = {_g(f.sharpness_at_minimum)} at the bottom, so 2/L = {_g(2 / f.sharpness_at_minimum)}).
@@ -205,7 +209,9 @@ def _step_lengths(out: Path) -> _Section:
     ok = g > 0
     spread = float(np.max(np.abs(s[ok] / g[ok] / lr - 1)))
     return _Section(
-        "steps", "4. The step shrinks with the gradient", image,
+        "steps",
+        "4. The step shrinks with the gradient",
+        image,
         "Step length and gradient norm against iteration, two parallel falling lines.",
         f"""<p>The learning rate stays α = {_g(lr)} for all {steps} steps, yet the first step is
         {_g(s[0])} long, step 20 is {_g(s[20])} and step 60 only {_g(s[60])}. The step is
@@ -225,12 +231,14 @@ def _small_hill(out: Path, landscape_sweep) -> _Section:
     good = [r.lr for r in landscape_sweep.runs if r.regime == "good"]
     bands = ""
     if stuck and good:
-        bands = (f"""<p>In the sweep of picture 7 ({len(landscape_sweep.runs)} rates,
+        bands = f"""<p>In the sweep of picture 7 ({len(landscape_sweep.runs)} rates,
         {landscape_sweep.steps} steps from the same start) every α from {_g(min(stuck))} to
         {_g(max(stuck))} ended {_regime("stuck")} in the local minimum, and only
-        {_g(min(good))} to {_g(max(good))} reached the global one.</p>""")
+        {_g(min(good))} to {_g(max(good))} reached the global one.</p>"""
     return _Section(
-        "hill", "5. The small hill", image,
+        "hill",
+        "5. The small hill",
+        image,
         "Two panels on the quartic: a small step stops in the shallow well, a larger one "
         "jumps over the hill into the deep well.",
         f"""<p>From x = {_g(small.params[0, 0])} the nearer well is the shallow one. With α =
@@ -252,7 +260,9 @@ def _contour(out: Path) -> _Section:
     crawl, one, zig = sw.runs
     L = f.sharpness_at_minimum
     return _Section(
-        "contour", "6. Paths on a contour plot", image,
+        "contour",
+        "6. Paths on a contour plot",
+        image,
         "Three paths on the contours of an elongated bowl.",
         f"""<p>The bowl <code>(x² + 10y²)/2</code> is ten times steeper across (y) than along
         (x): sharpness L = {_g(L)}, so rates above 2/L = {_g(2 / L)} diverge, and a rate safe
@@ -278,10 +288,16 @@ def _regime_table(sw) -> str:
             block = runs[start:k]
             finals = np.array([r.final_loss for r in block])
             mid = block[len(block) // 2]
-            lr_text = _g(block[0].lr) if len(block) == 1 else f"{_g(block[0].lr)} – {_g(block[-1].lr)}"
+            lr_text = (
+                _g(block[0].lr) if len(block) == 1 else f"{_g(block[0].lr)} – {_g(block[-1].lr)}"
+            )
             if np.isfinite(finals).any():
                 fin = finals[np.isfinite(finals)]
-                cost = _g(fin.min()) if fin.min() == fin.max() else f"{_g(fin.min())} … {_g(fin.max())}"
+                cost = (
+                    _g(fin.min())
+                    if fin.min() == fin.max()
+                    else f"{_g(fin.min())} … {_g(fin.max())}"
+                )
             else:
                 cost = "diverged"
             rows.append(
@@ -291,7 +307,8 @@ def _regime_table(sw) -> str:
             start = k
     every = "".join(
         f"<tr><td>{_g(r.lr)}</td><td>{_regime(r.regime)}</td><td>{r.diagnosis.confidence:.2f}</td>"
-        f"<td>{_g(r.final_loss)}</td></tr>" for r in runs
+        f"<td>{_g(r.final_loss)}</td></tr>"
+        for r in runs
     )
     return (
         "<table><thead><tr><th>regime</th><th>learning rates α</th><th>runs</th>"
@@ -310,7 +327,9 @@ def _landscape(out: Path, sw) -> _Section:
     seen = ", ".join(f"{counts[r]} {_regime(r)}" for r in REGIME_COLORS if counts[r])
     L = f.sharpness_at_minimum
     return _Section(
-        "landscape", "7. The sweep landscape", image,
+        "landscape",
+        "7. The sweep landscape",
+        image,
         "Final cost against log learning rate, coloured by regime, with 1/L and 2/L marked.",
         f"""<p>One batched sweep: {len(sw.runs)} learning rates from {_g(sw.lrs[0])} to
         {_g(sw.lrs[-1])}, {sw.steps} steps each from x = 2.2 on the quartic, every run
@@ -335,7 +354,9 @@ def _landscape_parabola(out: Path) -> _Section:
     diverged = [r.lr for r in sw.runs if r.regime == "diverging"]
     L = f.sharpness_at_minimum
     return _Section(
-        "rule", "7b. The 2/L rule on a quadratic", image,
+        "rule",
+        "7b. The 2/L rule on a quadratic",
+        image,
         "Final cost against learning rate on the parabola: a deep notch at 1/L and divergence "
         "past 2/L.",
         f"""<p>On a quadratic with sharpness L the rule is exact: gradient descent diverges for
@@ -353,8 +374,7 @@ def _compute_price(out: Path) -> _Section:
     sw = sweep(f, lrs=grid, steps=steps)
     c0 = float(sw.runs[0].losses[0])
     tol = 1e-6 * (c0 - f.minimum)
-    image = _save(plots.compute_price(f, tol=tol, lrs=grid, steps=steps), out,
-                  "compute_price.png")
+    image = _save(plots.compute_price(f, tol=tol, lrs=grid, steps=steps), out, "compute_price.png")
     need = {r.lr: plots.iterations_to(r, f.minimum + tol) for r in sw.runs}
     never = [lr for lr, n in need.items() if n is None and lr < 1]
     reached = {lr: n for lr, n in need.items() if n is not None}
@@ -365,7 +385,9 @@ def _compute_price(out: Path) -> _Section:
 
     below = max(lr for lr in reached if lr < 2.0)
     return _Section(
-        "price", "8. The price of a low learning rate", image,
+        "price",
+        "8. The price of a low learning rate",
+        image,
         "Iterations needed to reach the tolerance against the learning rate, log-log.",
         f"""<p>How many iterations does each rate need to bring <code>x²/2</code> within
         {_g(tol)} of its minimum (a millionth of the starting gap)? One sweep of {len(grid)}
@@ -395,17 +417,24 @@ def _range_test(out: Path) -> _Section:
 
     model, nn, X, y = _network()
     gen = torch.Generator().manual_seed(0)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=32,
-                                         shuffle=True, generator=gen)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(X, y), batch_size=32, shuffle=True, generator=gen
+    )
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    rt = range_test(model, nn.CrossEntropyLoss(), loader, opt, start_lr=1e-4, end_lr=100.0,
-                    num_iter=120)
+    rt = range_test(
+        model, nn.CrossEntropyLoss(), loader, opt, start_lr=1e-4, end_lr=100.0, num_iter=120
+    )
     image = _save(plots.range_test_curve(rt), out, "range_test.png")
     named = ", ".join(f"{k} {_g(v)}" for k, v in rt.suggestions.items() if v is not None)
-    rec = (f"It recommends α = {_g(rt.recommended)} (the <i>{_e(rt.method)}</i> rule)."
-           if rt.recommended is not None else "It could not recommend a rate on this curve.")
+    rec = (
+        f"It recommends α = {_g(rt.recommended)} (the <i>{_e(rt.method)}</i> rule)."
+        if rt.recommended is not None
+        else "It could not recommend a rate on this curve."
+    )
     return _Section(
-        "range", "9. The LR range test", image,
+        "range",
+        "9. The LR range test",
+        image,
         "Training loss against an exponentially growing learning rate, with the suggestions.",
         f"""<p>A range test trains a model for a short while with the learning rate growing
         exponentially each mini-batch, here {len(rt.lrs)} batches of 32 digits from
@@ -434,14 +463,21 @@ def _sharpness(out: Path) -> _Section:
     image = _save(plots.sharpness_track(run), out, "sharpness.png")
     S = track[:, 1]
     dip = int(np.argmin(S[: max(2, len(S) // 2)]))
-    first = int(track[np.argmax(S >= 2 / lr), 0]) if (S >= 2 / lr).any() else None
+    first = int(track[np.argmax(2 / lr <= S), 0]) if (2 / lr <= S).any() else None
     late = S[track[:, 0] >= steps / 2]
     ups = int(np.sum(np.diff(run.losses) > 0))
-    reach = (f"reaches 2/α = {_g(2 / lr)} near step {first} and then hovers around it (between "
-             f"{_g(late.min())} and {_g(late.max())} over the second half)") if first is not None \
+    reach = (
+        (
+            f"reaches 2/α = {_g(2 / lr)} near step {first} and then hovers around it (between "
+            f"{_g(late.min())} and {_g(late.max())} over the second half)"
+        )
+        if first is not None
         else f"ends at {_g(S[-1])}, below 2/α = {_g(2 / lr)}"
+    )
     return _Section(
-        "sharpness", "10. Sharpness and the edge of stability", image,
+        "sharpness",
+        "10. Sharpness and the edge of stability",
+        image,
         "Sharpness along a full-batch training run against the line 2/alpha, with the cost.",
         f"""<p>On a quadratic, gradient descent is stable only while the sharpness (the top
         eigenvalue of the Hessian) stays below 2/α. Training a network with full batches
@@ -497,7 +533,7 @@ def _html(sections: list[_Section], seconds: float) -> str:
     )
     nav = "".join(f'<a href="#{s.key}">{_e(s.title)}</a>' for s in sections)
     body = "".join(
-        f"""<section id="{s.key}" class="{'wide' if s.wide else ''}"><h2>{_e(s.title)}</h2>
+        f"""<section id="{s.key}" class="{"wide" if s.wide else ""}"><h2>{_e(s.title)}</h2>
         <div class="pair"><img src="{_e(s.image)}" alt="{_e(s.alt)}"><div>{s.text}</div></div>
         {s.extra}</section>"""
         for s in sections
@@ -556,10 +592,17 @@ def demo(out_dir: str | Path = "lrlab-demo", *, progress: Progress | None = None
     with _one_thread():
         hill_sweep = sweep(HILL, lrs=lr_grid(1e-4, 0.3, 60), steps=200)
         makers: list[Callable[[Path], _Section]] = [
-            _path, _three, _cost_curves, _step_lengths,
-            lambda o: _small_hill(o, hill_sweep), _contour,
-            lambda o: _landscape(o, hill_sweep), _landscape_parabola, _compute_price,
-            _range_test, _sharpness,
+            _path,
+            _three,
+            _cost_curves,
+            _step_lengths,
+            lambda o: _small_hill(o, hill_sweep),
+            _contour,
+            lambda o: _landscape(o, hill_sweep),
+            _landscape_parabola,
+            _compute_price,
+            _range_test,
+            _sharpness,
         ]
         sections = []
         for i, make in enumerate(makers):

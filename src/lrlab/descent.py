@@ -99,7 +99,10 @@ class Run:
         from .regimes import diagnose
 
         return diagnose(
-            self.losses, floor=self.floor, lr=self.lr, grad_norms=self.grad_norms,
+            self.losses,
+            floor=self.floor,
+            lr=self.lr,
+            grad_norms=self.grad_norms,
             step_sizes=self.step_sizes,
         )
 
@@ -199,13 +202,23 @@ class Sweep:
         """
         runs = []
         for r in self.runs:
-            row = {"lr": r.lr, "final_loss": _json_float(r.final_loss), "regime": r.regime,
-                   "diverged_at": r.diverged_at, "confidence": r.diagnosis.confidence}
+            row = {
+                "lr": r.lr,
+                "final_loss": _json_float(r.final_loss),
+                "regime": r.regime,
+                "diverged_at": r.diverged_at,
+                "confidence": r.diagnosis.confidence,
+            }
             if with_curves:
                 row["losses"] = _json_list(r.losses)
             runs.append(row)
-        return {"objective": self.objective, "steps": self.steps, "floor": self.floor,
-                "best_lr": self.best_lr, "runs": runs}
+        return {
+            "objective": self.objective,
+            "steps": self.steps,
+            "floor": self.floor,
+            "best_lr": self.best_lr,
+            "runs": runs,
+        }
 
 
 def lr_grid(lo: float, hi: float, num: int) -> np.ndarray:
@@ -293,9 +306,11 @@ def _engine(
     # Histories are step-major: recording a step writes one row, in order, even after some
     # lanes have retired. The NaN fill also touches every page up front, on all threads.
     like = {"dtype": f.dtype, "device": f.device}
-    hist = (torch.full((steps + 1, K), float("nan"), **like),
-            torch.full((steps + 1, K), float("nan"), **like),
-            torch.full((steps + 1, K, dim), float("nan"), **like) if keep_params else None)
+    hist = (
+        torch.full((steps + 1, K), float("nan"), **like),
+        torch.full((steps + 1, K), float("nan"), **like),
+        torch.full((steps + 1, K, dim), float("nan"), **like) if keep_params else None,
+    )
     recent: list[tuple[torch.Tensor, torch.Tensor]] = []  # since the last divergence check
     t_now = 0
 
@@ -321,7 +336,7 @@ def _engine(
             threshold = L + RETIRE_GROWTH * L.abs().clamp_min(1e-12)
         if t % check_every == 0 or t == steps - 1:
             # NaN fails every comparison, so "not (L <= threshold)" also catches NaN and +inf.
-            bad = ~((L <= threshold) & torch.isfinite(gn))
+            bad = ~((threshold >= L) & torch.isfinite(gn))
             if bool(bad.any()):
                 keep = ~bad
                 lanes = torch.arange(K, device=f.device) if active is None else active
@@ -353,11 +368,19 @@ def _engine(
         final[lanes_np[ok]] = Lf.detach().cpu().double().numpy()[ok]
         diverged_at[lanes_np[~ok]] = steps
     losses, gnorms, params = (h.cpu().double().numpy() if h is not None else None for h in hist)
-    return _Lanes(losses.T, gnorms.T, factors,
-                  params.transpose(1, 0, 2) if params is not None else None, diverged_at, final)
+    return _Lanes(
+        losses.T,
+        gnorms.T,
+        factors,
+        params.transpose(1, 0, 2) if params is not None else None,
+        diverged_at,
+        final,
+    )
 
 
-def _prepare(f, lrs, steps, start, keep_params) -> tuple[Objective, np.ndarray, int, torch.Tensor, bool]:
+def _prepare(
+    f, lrs, steps, start, keep_params
+) -> tuple[Objective, np.ndarray, int, torch.Tensor, bool]:
     f = make_objective(f)
     lrs = _check_lrs(lrs)
     steps = _checks.int_in_range("steps", steps, 1, MAX_STEPS)
@@ -370,9 +393,11 @@ def _prepare(f, lrs, steps, start, keep_params) -> tuple[Objective, np.ndarray, 
     limit = min(MAX_HISTORY_BYTES, _available_memory() // 2)
     if history > limit:
         _checks.fail(
-            "lrs", f"{len(lrs)} learning rates x {steps} steps",
+            "lrs",
+            f"{len(lrs)} learning rates x {steps} steps",
             f"the history would take {history / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB "
-            "allowed; use fewer learning rates or steps" + (", or keep_params=False" if keep_params else ""),
+            "allowed; use fewer learning rates or steps"
+            + (", or keep_params=False" if keep_params else ""),
         )
     return f, lrs, steps, w0, bool(keep_params)
 
@@ -385,12 +410,21 @@ def _runs(name: str, lrs: np.ndarray, steps: int, out: _Lanes, floor: float | No
         losses = out.losses[k, : n + 1]
         gn = out.grad_norms[k, : n + 1]
         step_lrs = lr * out.lr_factors[:n]
-        runs.append(Run(
-            objective=name, lr=float(lr), steps=steps, losses=losses, grad_norms=gn,
-            step_sizes=step_lrs * gn[:n], lrs=step_lrs,
-            params=out.params[k, : n + 1] if out.params is not None else None,
-            final_loss=float(out.final[k]), diverged_at=None if stop < 0 else int(stop), floor=floor,
-        ))
+        runs.append(
+            Run(
+                objective=name,
+                lr=float(lr),
+                steps=steps,
+                losses=losses,
+                grad_norms=gn,
+                step_sizes=step_lrs * gn[:n],
+                lrs=step_lrs,
+                params=out.params[k, : n + 1] if out.params is not None else None,
+                final_loss=float(out.final[k]),
+                diverged_at=None if stop < 0 else int(stop),
+                floor=floor,
+            )
+        )
     return runs
 
 

@@ -429,7 +429,9 @@ class _Parser:
             if function.max_args is None:
                 wanted = f"{function.min_args} or more arguments"
             else:
-                wanted = "1 argument" if function.min_args == 1 else f"{function.min_args} arguments"
+                wanted = (
+                    "1 argument" if function.min_args == 1 else f"{function.min_args} arguments"
+                )
             raise ExpressionError(
                 name.position, f"{name.text} takes {wanted}, got {n}: {function.signature}"
             )
@@ -645,7 +647,8 @@ class Expression:
             _checks.fail("W", got, "expected a floating-point torch.Tensor", TypeError)
         if W.ndim == 0 or W.shape[-1] != len(self.params):
             _checks.fail(
-                "W.shape", tuple(W.shape),
+                "W.shape",
+                tuple(W.shape),
                 f"the last dimension must be {len(self.params)}, one per parameter {self.params}",
             )
         return self._fn(W.unbind(-1))

@@ -109,8 +109,10 @@ def read_log(path: str | os.PathLike[str], column: str | None = None) -> LossLog
     except OSError as exc:
         raise ValueError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
     if size > MAX_BYTES:
-        raise ValueError(f"{name}: the file is {size / 2**20:.0f} MB; logs up to "
-                         f"{MAX_BYTES // 2**20} MB are read")
+        raise ValueError(
+            f"{name}: the file is {size / 2**20:.0f} MB; logs up to "
+            f"{MAX_BYTES // 2**20} MB are read"
+        )
     if size == 0:
         raise ValueError(f"{name}: the file is empty")
     if "tfevents" in name:
@@ -146,13 +148,16 @@ def read_log(path: str | os.PathLike[str], column: str | None = None) -> LossLog
 
 def _decode(raw: bytes, name: str) -> str:
     if b"\x00" in raw[:8192]:
-        raise ValueError(f"{name}: binary content; expected a CSV or JSON-lines text log or a "
-                         "TensorBoard event file")
+        raise ValueError(
+            f"{name}: binary content; expected a CSV or JSON-lines text log or a "
+            "TensorBoard event file"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValueError(f"{name}: not UTF-8 text; expected a CSV or JSON-lines log or a "
-                         "TensorBoard event file") from None
+        raise ValueError(
+            f"{name}: not UTF-8 text; expected a CSV or JSON-lines log or a TensorBoard event file"
+        ) from None
 
 
 def _number(cell: Any) -> float | None:
@@ -199,8 +204,9 @@ def _parse_csv(text: str, name: str, delimiter: str | None) -> _Table:
                 cells = [c.strip() for c in row]
                 if all(_number(c) is not None for c in cells if c):
                     # no header: a bare list of numbers is a loss curve
-                    header = ["loss"] if len(cells) == 1 else [f"c{i + 1}" for i in
-                                                                range(len(cells))]
+                    header = (
+                        ["loss"] if len(cells) == 1 else [f"c{i + 1}" for i in range(len(cells))]
+                    )
                 else:
                     header = _unique([c or f"c{i + 1}" for i, c in enumerate(cells)])
                     continue
@@ -262,15 +268,19 @@ def _parse_json(text: str, name: str) -> _Table:
         elif isinstance(doc, dict) and any(isinstance(v, list) for v in doc.values()):
             flat = _flatten(doc)
             length = max(len(v) for v in flat.values() if isinstance(v, list))
-            records = [(i + 1, {k: v[i] for k, v in flat.items()
-                                if isinstance(v, list) and i < len(v)}) for i in range(length)]
+            records = [
+                (i + 1, {k: v[i] for k, v in flat.items() if isinstance(v, list) and i < len(v)})
+                for i in range(length)
+            ]
         else:
             records = [(1, doc)]
     for line_no, rec in records:
         if not isinstance(rec, dict):
             # a content problem of the file, reported like every other one
-            raise ValueError(f"{name}: line {line_no} is not a JSON object (got "  # noqa: TRY004
-                             f"{type(rec).__name__}); expected one object per line")
+            raise ValueError(
+                f"{name}: line {line_no} is not a JSON object (got "
+                f"{type(rec).__name__}); expected one object per line"
+            )
         table.rows += 1
         if table.rows > MAX_ROWS:
             raise ValueError(f"{name}: more than {MAX_ROWS:,} rows; shorten the log")
@@ -297,9 +307,11 @@ def _choose(names: list[str], numeric: list[str], steps: set[str]) -> str | None
                 return n
     lossy = [n for n in names if "loss" in low[n]]
     if lossy:
+
         def rank(n: str) -> tuple[int, int]:
             held_out = any(h in low[n] for h in _HELD_OUT)
             return (0 if "train" in low[n] else 2 if held_out else 1, names.index(n))
+
         return min(lossy, key=rank)
     candidates = [n for n in numeric if n not in steps]
     return candidates[0] if len(candidates) == 1 else None
@@ -315,8 +327,11 @@ def _step_name(names: list[str], numeric: list[str]) -> str | None:
 
 def _pick(table: _Table, name: str, column: str | None) -> LossLog:
     names = list(table.cells)
-    numeric = [n for n in names if table.cells[n]
-               and all(_number(c) is not None for _, c in table.cells[n])]
+    numeric = [
+        n
+        for n in names
+        if table.cells[n] and all(_number(c) is not None for _, c in table.cells[n])
+    ]
     step = _step_name(names, numeric)
     steps_set = {step} if step else set()
     kind = table.kind
@@ -324,33 +339,37 @@ def _pick(table: _Table, name: str, column: str | None) -> LossLog:
         if column not in table.cells:
             hint = closest(column, names)
             did = f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else ""
-            raise ValueError(f"{name}: {kind} {column!r} not found{did}; {kind}s: "
-                             f"{', '.join(names)}")
+            raise ValueError(
+                f"{name}: {kind} {column!r} not found{did}; {kind}s: {', '.join(names)}"
+            )
         chosen = column
     else:
         chosen = _choose(names, numeric, steps_set)
         if chosen is None:
             cands = [n for n in numeric if n not in steps_set]
             if not cands:
-                raise ValueError(f"{name}: no numeric {kind} holds a loss; {kind}s: "
-                                 f"{', '.join(names)}")
-            raise ValueError(f"{name}: cannot tell which {kind} is the loss among "
-                             f"{', '.join(cands)}; pass column=NAME")
+                raise ValueError(
+                    f"{name}: no numeric {kind} holds a loss; {kind}s: {', '.join(names)}"
+                )
+            raise ValueError(
+                f"{name}: cannot tell which {kind} is the loss among "
+                f"{', '.join(cands)}; pass column=NAME"
+            )
     cells = table.cells[chosen]
     values, rows = [], []
     for row, cell in cells:
         x = _number(cell)
         if x is None:
-            raise ValueError(f"{name}: {kind} {chosen!r} holds a non-numeric value {cell!r} "
-                             f"at line {row}")
+            raise ValueError(
+                f"{name}: {kind} {chosen!r} holds a non-numeric value {cell!r} at line {row}"
+            )
         values.append(x)
         rows.append(row)
     arr = np.asarray(values, dtype=np.float64)
     if arr.size == 0:
         raise ValueError(f"{name}: {kind} {chosen!r} has no values")
     if arr.size < 2:
-        raise ValueError(f"{name}: {kind} {chosen!r} has only one value; a curve needs at "
-                         "least 2")
+        raise ValueError(f"{name}: {kind} {chosen!r} has only one value; a curve needs at least 2")
     if not np.any(np.isfinite(arr)):
         raise ValueError(f"{name}: {kind} {chosen!r} has no finite value (all NaN or inf)")
     step_arr = np.arange(arr.size, dtype=np.float64)
@@ -370,8 +389,9 @@ def _event_accumulator():
     try:
         from tensorboard.backend.event_processing import event_accumulator
     except ImportError:
-        raise ImportError("reading TensorBoard logs needs the tensorboard package: "
-                          f"{_TB_HINT}") from None
+        raise ImportError(
+            f"reading TensorBoard logs needs the tensorboard package: {_TB_HINT}"
+        ) from None
     return event_accumulator
 
 
@@ -388,12 +408,15 @@ def _event_dirs(p: Path, name: str) -> list[tuple[str, Path]]:
                 if entry not in found:
                     found.append(entry)
     if not found:
-        raise ValueError(f"{name}: no TensorBoard event files (events.out.tfevents.*) in the "
-                         "directory")
+        raise ValueError(
+            f"{name}: no TensorBoard event files (events.out.tfevents.*) in the directory"
+        )
     total = sum(f.stat().st_size for _, d in found for f in d.glob("events.out.tfevents.*"))
     if total > MAX_BYTES:
-        raise ValueError(f"{name}: the event files hold {total / 2**20:.0f} MB; logs up to "
-                         f"{MAX_BYTES // 2**20} MB are read")
+        raise ValueError(
+            f"{name}: the event files hold {total / 2**20:.0f} MB; logs up to "
+            f"{MAX_BYTES // 2**20} MB are read"
+        )
     return found
 
 
@@ -401,8 +424,9 @@ def _read_tensorboard(p: Path, name: str, column: str | None) -> LossLog:
     ea_mod = _event_accumulator()
     series: dict[str, tuple[list[float], list[float]]] = {}
     for prefix, where in _event_dirs(p, name):
-        acc = ea_mod.EventAccumulator(str(where), size_guidance={ea_mod.SCALARS: 0,
-                                                                 ea_mod.TENSORS: 0})
+        acc = ea_mod.EventAccumulator(
+            str(where), size_guidance={ea_mod.SCALARS: 0, ea_mod.TENSORS: 0}
+        )
         try:
             acc.Reload()
         except (OSError, ValueError, RuntimeError) as exc:  # unreadable or corrupt records
@@ -410,8 +434,10 @@ def _read_tensorboard(p: Path, name: str, column: str | None) -> LossLog:
         tags = acc.Tags()
         for tag in tags.get("scalars", []):
             events = acc.Scalars(tag)
-            series[prefix + tag] = ([float(e.step) for e in events],
-                                    [float(e.value) for e in events])
+            series[prefix + tag] = (
+                [float(e.step) for e in events],
+                [float(e.value) for e in events],
+            )
         for tag in tags.get("tensors", []):
             values = _scalar_tensors(acc.Tensors(tag))
             if values is not None and prefix + tag not in series:
@@ -428,19 +454,27 @@ def _read_tensorboard(p: Path, name: str, column: str | None) -> LossLog:
     else:
         chosen = _choose(names, names, set())
         if chosen is None:
-            raise ValueError(f"{name}: cannot tell which tag is the loss among "
-                             f"{', '.join(names)}; pass column=TAG")
+            raise ValueError(
+                f"{name}: cannot tell which tag is the loss among "
+                f"{', '.join(names)}; pass column=TAG"
+            )
     steps, values = series[chosen]
     if len(values) > MAX_ROWS:
         raise ValueError(f"{name}: more than {MAX_ROWS:,} values; shorten the log")
     arr = np.asarray(values, dtype=np.float64)
     if arr.size < 2:
-        raise ValueError(f"{name}: tag {chosen!r} has {arr.size} value(s); a curve needs at "
-                         "least 2")
+        raise ValueError(
+            f"{name}: tag {chosen!r} has {arr.size} value(s); a curve needs at least 2"
+        )
     if not np.any(np.isfinite(arr)):
         raise ValueError(f"{name}: tag {chosen!r} has no finite value (all NaN or inf)")
-    return LossLog(arr, np.asarray(steps, dtype=np.float64), name, chosen,
-                   tuple(n for n in names if n != chosen))
+    return LossLog(
+        arr,
+        np.asarray(steps, dtype=np.float64),
+        name,
+        chosen,
+        tuple(n for n in names if n != chosen),
+    )
 
 
 def _scalar_tensors(events: list) -> tuple[list[float], list[float]] | None:

@@ -104,7 +104,9 @@ class Objective:
         """Whether steps see mini-batches rather than the full data."""
         return self.batch_size is not None
 
-    def value_and_grad(self, W: torch.Tensor, batch: Batch = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def value_and_grad(
+        self, W: torch.Tensor, batch: Batch = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Costs ``(K,)`` and gradients ``(K, dim)`` of ``K`` independent lanes ``W (K, dim)``.
 
         ``batch`` is one item of :meth:`batches`; None means the full data.
@@ -171,7 +173,11 @@ class Objective:
             _checks.fail("start", w, f"expected {self.dim} numbers", TypeError)
         if t.numel() != self.dim:
             names = f" ({', '.join(self.param_names)})" if self.param_names else ""
-            _checks.fail("start", w, f"expected {self.dim} number{'s' if self.dim != 1 else ''}{names}, got {t.numel()}")
+            _checks.fail(
+                "start",
+                w,
+                f"expected {self.dim} number{'s' if self.dim != 1 else ''}{names}, got {t.numel()}",
+            )
         if not torch.isfinite(t).all():
             _checks.fail("start", w, "every coordinate must be finite")
         return t
@@ -188,7 +194,9 @@ class Objective:
             return self
         if self.kind in ("expression", "catalogue"):
             return replace(self, start=self.start.to(device))
-        _checks.fail("device", device, "move the model and data there before building the objective")
+        _checks.fail(
+            "device", device, "move the model and data there before building the objective"
+        )
 
     def describe(self) -> dict:
         """A JSON-ready summary: name, kind, dimension, known facts.
@@ -289,18 +297,31 @@ def _from_expression(text: str, device) -> Objective:
     e = expr.parse(text)
     start = (EXPRESSION_START,) * len(e.params)
     return _analytic(
-        text, "expression", e, e.params, start,
+        text,
+        "expression",
+        e,
+        e.params,
+        start,
         box=_expression_box(start) if len(e.params) <= 2 else None,
         description="A cost typed as an expression.",
-        formula=str(e), device=device,
+        formula=str(e),
+        device=device,
     )
 
 
 def _from_catalogue(entry: analytic.Entry, device) -> Objective:
     return _analytic(
-        entry.name, "catalogue", entry.fn, entry.params, entry.start,
-        minima=entry.minima, sharpness=entry.sharpness, box=entry.box,
-        description=entry.description, formula=entry.formula, device=device,
+        entry.name,
+        "catalogue",
+        entry.fn,
+        entry.params,
+        entry.start,
+        minima=entry.minima,
+        sharpness=entry.sharpness,
+        box=entry.box,
+        description=entry.description,
+        formula=entry.formula,
+        device=device,
     )
 
 
@@ -369,13 +390,21 @@ def _model_lanes(
 def _tensor_data(data, batch_size: int | None, seed: int, device):
     X, y = data
     if not isinstance(X, (torch.Tensor, tuple, list)) or not isinstance(y, torch.Tensor):
-        _checks.fail("data", type(data).__name__, "expected (inputs, targets) tensors or a DataLoader", TypeError)
+        _checks.fail(
+            "data",
+            type(data).__name__,
+            "expected (inputs, targets) tensors or a DataLoader",
+            TypeError,
+        )
     Xs = tuple(t.to(device) for t in _as_inputs(X))
     y = y.to(device)
     n = y.shape[0]
     if n == 0 or any(t.shape[0] != n for t in Xs):
-        _checks.fail("data", f"{[t.shape[0] for t in Xs]} inputs, {n} targets",
-                     "inputs and targets need the same, non-zero number of rows")
+        _checks.fail(
+            "data",
+            f"{[t.shape[0] for t in Xs]} inputs, {n} targets",
+            "inputs and targets need the same, non-zero number of rows",
+        )
     X_in = Xs if len(Xs) > 1 else Xs[0]
     if batch_size is not None:
         _checks.int_in_range("batch_size", batch_size, 1, n)
@@ -407,7 +436,12 @@ def _tensor_data(data, batch_size: int | None, seed: int, device):
 def _loader_data(loader: Iterable, device):
     def to_device(batch):
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-            _checks.fail("data", type(batch).__name__, "each batch must be an (inputs, targets) pair", TypeError)
+            _checks.fail(
+                "data",
+                type(batch).__name__,
+                "each batch must be an (inputs, targets) pair",
+                TypeError,
+            )
         x, y = batch
         x = tuple(t.to(device) for t in x) if isinstance(x, (tuple, list)) else x.to(device)
         return x, y.to(device)
@@ -452,7 +486,9 @@ def _from_model(
     if not isinstance(model, nn.Module):
         _checks.fail("model", type(model).__name__, "expected a torch.nn.Module", TypeError)
     if not callable(loss_fn):
-        _checks.fail("loss_fn", type(loss_fn).__name__, "expected a callable loss(output, target)", TypeError)
+        _checks.fail(
+            "loss_fn", type(loss_fn).__name__, "expected a callable loss(output, target)", TypeError
+        )
     if data is None:
         _checks.fail("data", None, "expected (inputs, targets) tensors or a DataLoader", TypeError)
     _check_model(model)
@@ -465,11 +501,18 @@ def _from_model(
         batches, full = _tensor_data(data, batch_size, seed, device)
     elif isinstance(data, Iterable) and not isinstance(data, (str, bytes, torch.Tensor)):
         if batch_size is not None:
-            _checks.fail("batch_size", batch_size, "a DataLoader sets its own batch size; leave it None")
+            _checks.fail(
+                "batch_size", batch_size, "a DataLoader sets its own batch size; leave it None"
+            )
         batches, full = _loader_data(data, device)
         batch_size = getattr(data, "batch_size", None) or -1
     else:
-        _checks.fail("data", type(data).__name__, "expected (inputs, targets) tensors or a DataLoader", TypeError)
+        _checks.fail(
+            "data",
+            type(data).__name__,
+            "expected (inputs, targets) tensors or a DataLoader",
+            TypeError,
+        )
     obj = Objective(
         name=name or type(model).__name__,
         kind=kind,
@@ -493,13 +536,16 @@ def _check_scalar_loss(obj: Objective) -> None:
     try:
         values, _ = obj.value_and_grad(obj.start[None], batch)
     except RuntimeError as err:
-        raise ValueError(f"loss_fn: computing the loss failed: {str(err).splitlines()[0]}") from None
+        raise ValueError(
+            f"loss_fn: computing the loss failed: {str(err).splitlines()[0]}"
+        ) from None
     if values.shape != (1,):
         raise ValueError("loss_fn: the loss must be a scalar (use reduction='mean' or 'sum')")
 
 
 # ---------------------------------------------------------------------------------------------
 # The factory.
+
 
 def _dataset(spec: str, *, batch_size, seed, standardize, dtype, device, l2) -> Objective:
     base, _, opts = spec.partition(":")
@@ -517,9 +563,18 @@ def _dataset(spec: str, *, batch_size, seed, standardize, dtype, device, l2) -> 
     if device is not None:
         model, X, y = model.to(device), X.to(device), y.to(device)
     return _from_model(
-        model, loss_fn, (X, y), name=spec, batch_size=batch_size, seed=seed,
-        l2=problem.l2 if l2 is None else l2, kind="dataset", description=problem.description,
-        minimum=lambda: datasets.exact_minimum(base, standardize) if l2 in (None, problem.l2) else None,
+        model,
+        loss_fn,
+        (X, y),
+        name=spec,
+        batch_size=batch_size,
+        seed=seed,
+        l2=problem.l2 if l2 is None else l2,
+        kind="dataset",
+        description=problem.description,
+        minimum=lambda: (
+            datasets.exact_minimum(base, standardize) if l2 in (None, problem.l2) else None
+        ),
     )
 
 
@@ -529,7 +584,11 @@ def _parse_options(spec: str, text: str, allowed: set[str]) -> dict[str, float]:
         key, eq, value = part.partition("=")
         key = key.strip()
         if key not in allowed or not eq:
-            _checks.fail("objective", spec, f"options are key=value with key one of {', '.join(sorted(allowed))}")
+            _checks.fail(
+                "objective",
+                spec,
+                f"options are key=value with key one of {', '.join(sorted(allowed))}",
+            )
         try:
             number = float(value)
         except ValueError:
@@ -588,15 +647,23 @@ def objective(
     if isinstance(spec, Objective):
         obj = spec
     elif isinstance(spec, nn.Module):
-        obj = _from_model(spec, loss_fn, data, name=name, batch_size=batch_size, seed=seed, l2=l2 or 0.0)
+        obj = _from_model(
+            spec, loss_fn, data, name=name, batch_size=batch_size, seed=seed, l2=l2 or 0.0
+        )
     elif isinstance(spec, str):
         obj = _from_text(
-            spec.strip(), batch_size=batch_size, seed=seed, standardize=standardize, dtype=dtype,
-            device=device, l2=l2,
+            spec.strip(),
+            batch_size=batch_size,
+            seed=seed,
+            standardize=standardize,
+            dtype=dtype,
+            device=device,
+            l2=l2,
         )
     else:
         _checks.fail(
-            "objective", type(spec).__name__,
+            "objective",
+            type(spec).__name__,
             "expected a name, an expression, an Objective, or an nn.Module with loss_fn and data",
             TypeError,
         )
@@ -610,8 +677,15 @@ def objective(
 def _from_text(text: str, *, batch_size, seed, standardize, dtype, device, l2) -> Objective:
     base = text.partition(":")[0]
     if base in datasets.names():
-        return _dataset(text, batch_size=batch_size, seed=seed, standardize=standardize,
-                        dtype=dtype, device=device, l2=l2)
+        return _dataset(
+            text,
+            batch_size=batch_size,
+            seed=seed,
+            standardize=standardize,
+            dtype=dtype,
+            device=device,
+            l2=l2,
+        )
     if base in analytic.names():
         return _from_catalogue(analytic.get(text), device)
     near = _checks.closest(base, analytic.names() + datasets.names())
@@ -641,15 +715,32 @@ def catalogue_table() -> list[dict]:
     """
     rows = []
     for e in analytic.entries():
-        rows.append({"name": e.name.partition(":")[0], "kind": "catalogue", "dim": len(e.params),
-                     "formula": e.formula, "minimum": e.minimum, "sharpness": e.sharpness,
-                     "description": e.description})
+        rows.append(
+            {
+                "name": e.name.partition(":")[0],
+                "kind": "catalogue",
+                "dim": len(e.params),
+                "formula": e.formula,
+                "minimum": e.minimum,
+                "sharpness": e.sharpness,
+                "description": e.description,
+            }
+        )
     for n in datasets.names():
         p = datasets.PROBLEMS[n]
         model = datasets.build(n)[0]
         dim = sum(w.numel() for w in model.parameters())
-        rows.append({"name": n, "kind": "dataset", "dim": dim, "formula": None, "minimum": None,
-                     "sharpness": None, "description": p.description})
+        rows.append(
+            {
+                "name": n,
+                "kind": "dataset",
+                "dim": dim,
+                "formula": None,
+                "minimum": None,
+                "sharpness": None,
+                "description": p.description,
+            }
+        )
     return rows
 
 
@@ -697,6 +788,8 @@ def from_factory(path: str, **options) -> Objective:
         raise ValueError(f"{path}: the module has no function {func_name!r}")
     made = func()
     if not (isinstance(made, tuple) and len(made) == 3):
-        raise TypeError(f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}")
+        raise TypeError(
+            f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}"
+        )
     model, loss_fn, data = made
     return objective(model, loss_fn, data, name=path, **options)

@@ -77,7 +77,10 @@ REGIME_COLORS: dict[str, str] = {
 }
 #: How each regime is written in legends and titles.
 REGIME_LABELS: dict[str, str] = {
-    "diverging": "diverging", "too_high": "too high", "good": "good", "too_low": "too low",
+    "diverging": "diverging",
+    "too_high": "too high",
+    "good": "good",
+    "too_low": "too low",
     "stuck": "stuck",
 }
 # Series that are not regimes use the palette's remaining colours, so they never read as one.
@@ -213,7 +216,9 @@ def _sweep_type():
 
 def _check_run(run, name: str = "run"):
     if not isinstance(run, _run_type()):
-        _checks.fail(name, type(run).__name__, "expected an lrlab Run (from lrlab.descend)", TypeError)
+        _checks.fail(
+            name, type(run).__name__, "expected an lrlab Run (from lrlab.descend)", TypeError
+        )
     return run
 
 
@@ -270,10 +275,18 @@ def _lr_list(lrs, name: str = "lrs") -> tuple[list[str] | None, list[float]]:
         labels, values = [str(k) for k in lrs], list(lrs.values())
     else:
         if isinstance(lrs, (str, bytes)) or not isinstance(lrs, (Sequence, np.ndarray)):
-            _checks.fail(name, lrs, "expected a sequence of learning rates or a {label: lr} mapping",
-                         TypeError)
-        labels, values = None, list(np.asarray(lrs, dtype=object).ravel()) if isinstance(
-            lrs, np.ndarray) else list(lrs)
+            _checks.fail(
+                name,
+                lrs,
+                "expected a sequence of learning rates or a {label: lr} mapping",
+                TypeError,
+            )
+        labels, values = (
+            None,
+            list(np.asarray(lrs, dtype=object).ravel())
+            if isinstance(lrs, np.ndarray)
+            else list(lrs),
+        )
     if not values:
         _checks.fail(name, lrs, "expected at least one learning rate")
     return labels, [_checks.positive_float(f"{name}[{i}]", v) for i, v in enumerate(values)]
@@ -297,7 +310,8 @@ def _need_low_dim(f, allowed: tuple[int, ...], what: str) -> None:
     if f.dim not in allowed or f.box is None or f.kind not in ("expression", "catalogue"):
         dims = " or ".join(f"{d}-D" for d in allowed)
         _checks.fail(
-            "f", f.name,
+            "f",
+            f.name,
             f"{what} needs an analytic {dims} objective (an expression or a catalogue function); "
             f"this one has {f.dim} parameters",
         )
@@ -342,7 +356,9 @@ def _view_2d(f, paths: Sequence[np.ndarray]) -> tuple[tuple[float, float], tuple
     return view[0], view[1]
 
 
-def _draw_curve(ax: Axes, f, view: tuple[float, float], *, minima: bool = True) -> tuple[float, float]:
+def _draw_curve(
+    ax: Axes, f, view: tuple[float, float], *, minima: bool = True
+) -> tuple[float, float]:
     xs = np.linspace(view[0], view[1], 500)
     ys = _costs(f, xs[:, None])
     ax.plot(xs, ys, color=_INK, lw=1.6, zorder=1)
@@ -371,12 +387,22 @@ def _mark_minima(ax: Axes, f, xview, yview=None) -> None:
         elif not is_global and not shown_local:
             label, shown_local = "local minimum", True
         xy = (p[0], m.value) if f.dim == 1 else (p[0], p[1])
-        ax.plot(*xy, marker="*", ms=15 if is_global else 12, ls="none", zorder=5,
-                mfc="#F0E442" if is_global else "white", mec=_INK, mew=1.0, label=label)
+        ax.plot(
+            *xy,
+            marker="*",
+            ms=15 if is_global else 12,
+            ls="none",
+            zorder=5,
+            mfc="#F0E442" if is_global else "white",
+            mec=_INK,
+            mew=1.0,
+            label=label,
+        )
 
 
-def _leave_note(ax: Axes, xy: tuple[float, float], toward: tuple[float, float], text: str,
-                color: str) -> None:
+def _leave_note(
+    ax: Axes, xy: tuple[float, float], toward: tuple[float, float], text: str, color: str
+) -> None:
     """Mark where a path leaves the picture: a dashed arrow pointing the way it went."""
     x0, y0 = xy
     (xl, xh), (yl, yh) = ax.get_xlim(), ax.get_ylim()
@@ -386,16 +412,38 @@ def _leave_note(ax: Axes, xy: tuple[float, float], toward: tuple[float, float], 
     norm = math.hypot(dx, dy) or 1.0
     ex = min(max(fx + 0.16 * dx / norm, 0.03), 0.97)
     ey = min(max(fy + 0.16 * dy / norm, 0.03), 0.97)
-    ax.annotate("", xy=(ex, ey), xycoords="axes fraction", xytext=(x0, y0),
-                textcoords="data", annotation_clip=False,
-                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3, "ls": "--", "shrinkA": 4})
-    ax.text(ex, ey + (0.02 if dy >= 0 else -0.02), text, transform=ax.transAxes, color=color,
-            fontsize=8.5, ha="right" if ex > 0.5 else "left", va="bottom" if dy >= 0 else "top")
+    ax.annotate(
+        "",
+        xy=(ex, ey),
+        xycoords="axes fraction",
+        xytext=(x0, y0),
+        textcoords="data",
+        annotation_clip=False,
+        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3, "ls": "--", "shrinkA": 4},
+    )
+    ax.text(
+        ex,
+        ey + (0.02 if dy >= 0 else -0.02),
+        text,
+        transform=ax.transAxes,
+        color=color,
+        fontsize=8.5,
+        ha="right" if ex > 0.5 else "left",
+        va="bottom" if dy >= 0 else "top",
+    )
 
 
 def _draw_path_1d(
-    ax: Axes, f, run, *, color: str, view: tuple[float, float], arrows: int = _ARROWS,
-    by_step: bool = False, numbered: int = 0, label: str | None = None,
+    ax: Axes,
+    f,
+    run,
+    *,
+    color: str,
+    view: tuple[float, float],
+    arrows: int = _ARROWS,
+    by_step: bool = False,
+    numbered: int = 0,
+    label: str | None = None,
 ):
     """Dots at ``(w_t, C(w_t))`` joined by arrows; returns the scatter (for a colour bar)."""
     xs_all = _params(run)[:, 0]
@@ -407,19 +455,49 @@ def _draw_path_1d(
     for t in range(min(arrows, n_in - 1)):
         if abs(xs[t + 1] - xs[t]) < 2e-3 * width:
             break  # the rest of the steps are too short to see as arrows
-        ax.annotate("", xy=(xs[t + 1], ys[t + 1]), xytext=(xs[t], ys[t]), zorder=2,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 3.5,
-                                    "shrinkB": 3.5, "mutation_scale": 11})
+        ax.annotate(
+            "",
+            xy=(xs[t + 1], ys[t + 1]),
+            xytext=(xs[t], ys[t]),
+            zorder=2,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": color,
+                "lw": 1.4,
+                "shrinkA": 3.5,
+                "shrinkB": 3.5,
+                "mutation_scale": 11,
+            },
+        )
     if by_step:
-        sc = ax.scatter(xs, ys, c=np.arange(n_in), cmap="viridis", vmin=0,
-                        vmax=max(len(xs_all) - 1, 1), s=38, zorder=3,
-                        edgecolors="white", linewidths=0.6, label=label)
+        sc = ax.scatter(
+            xs,
+            ys,
+            c=np.arange(n_in),
+            cmap="viridis",
+            vmin=0,
+            vmax=max(len(xs_all) - 1, 1),
+            s=38,
+            zorder=3,
+            edgecolors="white",
+            linewidths=0.6,
+            label=label,
+        )
     else:
-        sc = ax.scatter(xs, ys, color=color, s=30, zorder=3, edgecolors="white",
-                        linewidths=0.6, label=label)
+        sc = ax.scatter(
+            xs, ys, color=color, s=30, zorder=3, edgecolors="white", linewidths=0.6, label=label
+        )
     for t in range(min(numbered, n_in)):
-        ax.annotate(str(t), (xs[t], ys[t]), textcoords="offset points", xytext=(6, 6),
-                    fontsize=9, fontweight="bold", color=_INK, zorder=4)
+        ax.annotate(
+            str(t),
+            (xs[t], ys[t]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=9,
+            fontweight="bold",
+            color=_INK,
+            zorder=4,
+        )
     if n_in and n_in < len(xs_all):
         nxt = float(xs_all[n_in])
         if math.isfinite(nxt):
@@ -463,13 +541,32 @@ def _draw_contour(ax: Axes, f, view, *, resolution: int = 180) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _draw_path_2d(ax: Axes, run, *, color: str, ls: str = "-", marker: str = "o",
-                  label: str | None = None, arrows: int = 6) -> None:
+def _draw_path_2d(
+    ax: Axes,
+    run,
+    *,
+    color: str,
+    ls: str = "-",
+    marker: str = "o",
+    label: str | None = None,
+    arrows: int = 6,
+) -> None:
     P = _params(run)
     finite = np.isfinite(P).all(axis=1)
     P = P[: int(np.argmin(finite)) if not finite.all() else len(P)]
-    ax.plot(P[:, 0], P[:, 1], ls=ls, marker=marker, ms=3.2, lw=1.5, color=color, label=label,
-            zorder=3, mec="white", mew=0.3)
+    ax.plot(
+        P[:, 0],
+        P[:, 1],
+        ls=ls,
+        marker=marker,
+        ms=3.2,
+        lw=1.5,
+        color=color,
+        label=label,
+        zorder=3,
+        mec="white",
+        mew=0.3,
+    )
     (xl, xh), (yl, yh) = ax.get_xlim(), ax.get_ylim()
     for t in range(min(arrows, len(P) - 1)):
         a, b = P[t], P[t + 1]
@@ -478,14 +575,26 @@ def _draw_path_2d(ax: Axes, run, *, color: str, ls: str = "-", marker: str = "o"
         if math.hypot((b[0] - a[0]) / (xh - xl), (b[1] - a[1]) / (yh - yl)) < 0.02:
             break
         # Only the head: the path's own line (solid, dashed, ...) stays what tells paths apart.
-        ax.annotate("", xy=tuple(b), xytext=tuple(a + 0.85 * (b - a)), zorder=3,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.0, "shrinkA": 0,
-                                "shrinkB": 2, "mutation_scale": 11})
+        ax.annotate(
+            "",
+            xy=tuple(b),
+            xytext=tuple(a + 0.85 * (b - a)),
+            zorder=3,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": color,
+                "lw": 1.0,
+                "shrinkA": 0,
+                "shrinkB": 2,
+                "mutation_scale": 11,
+            },
+        )
 
 
 def _mark_start(ax: Axes, xy: tuple[float, float]) -> None:
-    ax.plot(*xy, marker="o", ms=9, mfc=_INK, mec="white", mew=1.5, ls="none", zorder=6,
-            label="start")
+    ax.plot(
+        *xy, marker="o", ms=9, mfc=_INK, mec="white", mew=1.5, ls="none", zorder=6, label="start"
+    )
 
 
 def _outcome(run) -> str:
@@ -546,8 +655,16 @@ def path(
     if f.dim == 1:
         view = _view_1d(f, [_params(run)])
         _draw_curve(ax, f, view)
-        sc = _draw_path_1d(ax, f, run, color=_GREY, view=view, by_step=True, numbered=numbered,
-                           label="w after each step")
+        sc = _draw_path_1d(
+            ax,
+            f,
+            run,
+            color=_GREY,
+            view=view,
+            by_step=True,
+            numbered=numbered,
+            label="w after each step",
+        )
         bar = ax.get_figure(root=True).colorbar(sc, ax=ax, pad=0.01, fraction=0.04, aspect=30)
         bar.set_label("step")
         bar.locator = MaxNLocator(integer=True)
@@ -555,7 +672,9 @@ def path(
     else:
         view = _view_2d(f, [_params(run)])
         _draw_contour(ax, f, view)
-        _draw_path_2d(ax, run, color=REGIME_COLORS[regime], label=f"{_alpha(run.lr, f.sharpness_at_minimum)}")
+        _draw_path_2d(
+            ax, run, color=REGIME_COLORS[regime], label=f"{_alpha(run.lr, f.sharpness_at_minimum)}"
+        )
         _mark_minima(ax, f, *view)
         _mark_start(ax, tuple(_params(run)[0]))
     ax.set_title(
@@ -573,9 +692,12 @@ def _run_and_objective(run_or_f, lr, steps, start, f, *, default: float, who: st
             _checks.fail("lr", lr, f"{who}() takes lr and start only with an objective, not a run")
         run = run_or_f
         if run.params is not None and run.params.shape[1] > 2:
-            _checks.fail("run", run.objective,
-                         f"{who}() needs a 1-D or 2-D objective; this run has "
-                         f"{run.params.shape[1]} parameters")
+            _checks.fail(
+                "run",
+                run.objective,
+                f"{who}() needs a 1-D or 2-D objective; this run has "
+                f"{run.params.shape[1]} parameters",
+            )
         _params(run)
         return run, _of_run(run, f)
     from .descent import descend
@@ -593,8 +715,9 @@ def _run_and_objective(run_or_f, lr, steps, start, f, *, default: float, who: st
 # 2 and 5. Panels: the same curve, one learning rate each.
 
 
-def _panels(f, runs, titles: Sequence[str], suptitle: str, fig: Figure | None,
-            colors: Sequence[str]) -> Figure:
+def _panels(
+    f, runs, titles: Sequence[str], suptitle: str, fig: Figure | None, colors: Sequence[str]
+) -> Figure:
     n = len(runs)
     if fig is None:
         fig = _new((4.1 * n + 0.4, 4.3))
@@ -673,9 +796,14 @@ def three_panels(
         regime = _regime(run)
         colors.append(REGIME_COLORS[regime if regime != "good" or want == "good" else want])
         titles.append(f"{name}: {_alpha(run.lr, f.sharpness_at_minimum)}\n{_outcome(run)}")
-    return _panels(f, sw.runs, titles,
-                   f"The learning rate on {_name(f)}: too low, just right, too high",
-                   fig, colors)
+    return _panels(
+        f,
+        sw.runs,
+        titles,
+        f"The learning rate on {_name(f)}: too low, just right, too high",
+        fig,
+        colors,
+    )
 
 
 def small_hill(
@@ -718,9 +846,9 @@ def small_hill(
         colors.append(REGIME_COLORS[regime])
         where = _which_minimum(f, run)
         titles.append(f"{_alpha(run.lr, None)}: {where}\n{_outcome(run)}")
-    return _panels(f, sw.runs, titles,
-                   f"The small hill on {_name(f)}: a larger step hops over it",
-                   fig, colors)
+    return _panels(
+        f, sw.runs, titles, f"The small hill on {_name(f)}: a larger step hops over it", fig, colors
+    )
 
 
 def _which_minimum(f, run) -> str:
@@ -760,8 +888,16 @@ def _draw_cost(ax: Axes, run, *, log: bool, ref: float, color: str, ls: str, lab
     if run.diverged_at is not None:
         last = np.flatnonzero(np.isfinite(y))
         k = int(last[-1]) if last.size else 0
-        ax.plot(t[k], y[k] if last.size else 1.0, marker="X", ms=10, color=color, mec="white",
-                ls="none", zorder=4)
+        ax.plot(
+            t[k],
+            y[k] if last.size else 1.0,
+            marker="X",
+            ms=10,
+            color=color,
+            mec="white",
+            ls="none",
+            zorder=4,
+        )
 
 
 def _cost_limits(ax: Axes, runs, *, log: bool, ref: float) -> None:
@@ -771,8 +907,11 @@ def _cost_limits(ax: Axes, runs, *, log: bool, ref: float) -> None:
     highs = [float(np.nanmax(c[np.isfinite(c)])) for c in calm if np.isfinite(c).any()]
     top_data = max(highs + [first])
     if log:
-        lows = [float(np.nanmin(np.maximum(c[np.isfinite(c)], _tiny(ref))))
-                for c in calm if np.isfinite(c).any()]
+        lows = [
+            float(np.nanmin(np.maximum(c[np.isfinite(c)], _tiny(ref))))
+            for c in calm
+            if np.isfinite(c).any()
+        ]
         bottom = min(lows + [first]) / 3
         top = top_data * 30
         ax.set_yscale("log")
@@ -791,9 +930,16 @@ def _cost_limits(ax: Axes, runs, *, log: bool, ref: float) -> None:
         over = np.flatnonzero(~(y <= top))
         if over.size:
             right = over[0] > 0.6 * ax.get_xlim()[1]
-            ax.text(over[0], 0.985, f"diverged ↑ step {r.diverged_at}", transform=trans,
-                    ha="right" if right else "left", va="top", fontsize=8.5,
-                    color=REGIME_COLORS["diverging"])
+            ax.text(
+                over[0],
+                0.985,
+                f"diverged ↑ step {r.diverged_at}",
+                transform=trans,
+                ha="right" if right else "left",
+                va="top",
+                fontsize=8.5,
+                color=REGIME_COLORS["diverging"],
+            )
 
 
 def cost_curves(
@@ -845,8 +991,15 @@ def cost_curves(
         used[regime] = k + 1
         name = f"{labels[i]}: " if labels else ""
         label = f"{name}{_alpha(run.lr, L)} → {REGIME_LABELS[regime]}"
-        _draw_cost(ax, run, log=log, ref=ref, color=REGIME_COLORS[regime],
-                   ls=_STYLES[k % len(_STYLES)], label=label)
+        _draw_cost(
+            ax,
+            run,
+            log=log,
+            ref=ref,
+            color=REGIME_COLORS[regime],
+            ls=_STYLES[k % len(_STYLES)],
+            label=label,
+        )
     _cost_limits(ax, sw.runs, log=log, ref=ref)
     ax.set_xlabel("iteration n")
     ax.set_ylabel("cost − minimum  C(wₙ) − C*" if f.minimum is not None else "cost C(wₙ)")
@@ -909,9 +1062,17 @@ def step_lengths(
     if n == 0:
         _checks.fail("run", run.objective, "it took no step (it diverged at once); nothing to draw")
     floor = 1e-300
-    ax.plot(np.arange(n + 1), np.maximum(g, floor), color=_INK, lw=2.0, label="gradient norm |∇C(wₙ)|")
-    ax.plot(np.arange(n), np.maximum(s, floor), color=_SKY, lw=2.0, ls="--",
-            label="step length |wₙ₊₁ − wₙ|")
+    ax.plot(
+        np.arange(n + 1), np.maximum(g, floor), color=_INK, lw=2.0, label="gradient norm |∇C(wₙ)|"
+    )
+    ax.plot(
+        np.arange(n),
+        np.maximum(s, floor),
+        color=_SKY,
+        lw=2.0,
+        ls="--",
+        label="step length |wₙ₊₁ − wₙ|",
+    )
     ax.set_yscale("log")
     ok = np.isfinite(g[:n]) & np.isfinite(s) & (g[:n] > 0) & (s > 0)
     lrs = np.asarray(run.lrs, float)
@@ -919,24 +1080,43 @@ def step_lengths(
     if constant and ok.any():
         # The double arrow between the curves is alpha itself, read on the log axis.
         t = int(np.flatnonzero(ok)[min(ok.sum() - 1, max(1, n // 6))])
-        ax.annotate("", xy=(t, s[t]), xytext=(t, g[t]),
-                    arrowprops={"arrowstyle": "<->", "color": _GREY, "lw": 1.2})
-        ax.annotate(f"× α = {_g(run.lr)}\n(step = α · gradient)", xy=(t, math.sqrt(s[t] * g[t])),
-                    xytext=(8, 0), textcoords="offset points", va="center", fontsize=9,
-                    color=_INK)
+        ax.annotate(
+            "",
+            xy=(t, s[t]),
+            xytext=(t, g[t]),
+            arrowprops={"arrowstyle": "<->", "color": _GREY, "lw": 1.2},
+        )
+        ax.annotate(
+            f"× α = {_g(run.lr)}\n(step = α · gradient)",
+            xy=(t, math.sqrt(s[t] * g[t])),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            color=_INK,
+        )
     elif not constant:
         twin = ax.twinx()
-        twin.plot(np.arange(n), lrs, color=REGIME_COLORS["too_high"], lw=1.2, ls=":",
-                  label="α (schedule)")
+        twin.plot(
+            np.arange(n), lrs, color=REGIME_COLORS["too_high"], lw=1.2, ls=":", label="α (schedule)"
+        )
         twin.set_ylabel("learning rate α")
         twin.legend(loc="upper right", fontsize=8.5)
     if run.diverged_at is not None:
-        ax.axvline(run.diverged_at, color=REGIME_COLORS["diverging"], ls="--", lw=1.2,
-                   label=f"diverged at step {run.diverged_at}")
+        ax.axvline(
+            run.diverged_at,
+            color=REGIME_COLORS["diverging"],
+            ls="--",
+            lw=1.2,
+            label=f"diverged at step {run.diverged_at}",
+        )
     ax.set_xlabel("iteration n")
     ax.set_ylabel("length (log scale)")
-    title = f"Steps shrink with the gradient at constant α = {_g(run.lr)}" if constant else \
-        f"Step length and gradient norm under a schedule (base α = {_g(run.lr)})"
+    title = (
+        f"Steps shrink with the gradient at constant α = {_g(run.lr)}"
+        if constant
+        else f"Step length and gradient norm under a schedule (base α = {_g(run.lr)})"
+    )
     ax.set_title(f"{title}\non {name}", fontsize=11)
     ax.legend(loc="upper right" if constant else "lower left", fontsize=8.5, framealpha=0.9)
     _style(ax)
@@ -995,15 +1175,21 @@ def contour_paths(
         k = used.get(regime, 0)
         used[regime] = k + 1
         name = f" ({labels[i]})" if labels else ""
-        _draw_path_2d(ax, run, color=REGIME_COLORS[regime], ls=_STYLES[k % len(_STYLES)],
-                      marker=_MARKERS[k % len(_MARKERS)],
-                      label=f"{_alpha(run.lr, f.sharpness_at_minimum)}{name} → "
-                            f"{REGIME_LABELS[regime]}"
-                            + (f", diverged at step {run.diverged_at}" if run.diverged_at is not None else ""))
+        _draw_path_2d(
+            ax,
+            run,
+            color=REGIME_COLORS[regime],
+            ls=_STYLES[k % len(_STYLES)],
+            marker=_MARKERS[k % len(_MARKERS)],
+            label=f"{_alpha(run.lr, f.sharpness_at_minimum)}{name} → "
+            f"{REGIME_LABELS[regime]}"
+            + (f", diverged at step {run.diverged_at}" if run.diverged_at is not None else ""),
+        )
     _mark_minima(ax, f, *view)
     _mark_start(ax, tuple(_params(sw.runs[0])[0]))
-    ax.set_title(f"Gradient descent on {_name(f)}, {steps} steps\n"
-                 "contours of log(C − C*)", fontsize=11)
+    ax.set_title(
+        f"Gradient descent on {_name(f)}, {steps} steps\ncontours of log(C − C*)", fontsize=11
+    )
     ax.legend(loc="best", fontsize=8.5, framealpha=0.92)
     return fig
 
@@ -1036,10 +1222,23 @@ def _mark_lr_lines(ax: Axes, L: float | None, lo: float, hi: float) -> None:
     for k, ls, text in ((1, ":", "1/L"), (2, "--", "2/L")):
         x = k / L
         if lo <= x <= hi:
-            ax.axvline(x, color=_INK, ls=ls, lw=1.1, alpha=0.8,
-                       label=f"{text} = {_g(x)}" + (" (a quadratic diverges above)" if k == 2 else ""))
-            ax.text(x, 0.985, f"{text} ", transform=blended_transform_factory(ax.transData, ax.transAxes),
-                    ha="right", va="top", fontsize=9)
+            ax.axvline(
+                x,
+                color=_INK,
+                ls=ls,
+                lw=1.1,
+                alpha=0.8,
+                label=f"{text} = {_g(x)}" + (" (a quadratic diverges above)" if k == 2 else ""),
+            )
+            ax.text(
+                x,
+                0.985,
+                f"{text} ",
+                transform=blended_transform_factory(ax.transData, ax.transAxes),
+                ha="right",
+                va="top",
+                fontsize=9,
+            )
 
 
 def landscape(
@@ -1074,8 +1273,9 @@ def landscape(
         [0.5, 1.0]
     """
     if not isinstance(sweep, _sweep_type()):
-        _checks.fail("sweep", type(sweep).__name__, "expected an lrlab Sweep (from lrlab.sweep)",
-                     TypeError)
+        _checks.fail(
+            "sweep", type(sweep).__name__, "expected an lrlab Sweep (from lrlab.sweep)", TypeError
+        )
     L, minimum = _sweep_facts(sweep, f)
     if sharpness is not None:
         L = _checks.positive_float("sharpness", sharpness)
@@ -1105,27 +1305,57 @@ def landscape(
         color = REGIME_COLORS[regime]
         pick = np.array([r == regime for r in regimes]) & ok
         if pick.any():
-            ax.scatter(lrs[pick], y[pick], color=color, s=34, zorder=3,
-                       edgecolors="white", linewidths=0.5, label=REGIME_LABELS[regime])
+            ax.scatter(
+                lrs[pick],
+                y[pick],
+                color=color,
+                s=34,
+                zorder=3,
+                edgecolors="white",
+                linewidths=0.5,
+                label=REGIME_LABELS[regime],
+            )
     gone = ~ok
     if gone.any():
-        ax.scatter(lrs[gone], np.full(gone.sum(), 0.94), transform=trans, marker="X", s=50,
-                   color=REGIME_COLORS["diverging"], zorder=3, edgecolors="white",
-                   linewidths=0.5, clip_on=False,
-                   label="diverged" if "diverging" in [regimes[i] for i in np.flatnonzero(ok)]
-                   else REGIME_LABELS["diverging"])
+        ax.scatter(
+            lrs[gone],
+            np.full(gone.sum(), 0.94),
+            transform=trans,
+            marker="X",
+            s=50,
+            color=REGIME_COLORS["diverging"],
+            zorder=3,
+            edgecolors="white",
+            linewidths=0.5,
+            clip_on=False,
+            label="diverged"
+            if "diverging" in [regimes[i] for i in np.flatnonzero(ok)]
+            else REGIME_LABELS["diverging"],
+        )
     best = sweep.best
     if math.isfinite(best.final_loss):
         yb = max(best.final_loss - ref, _tiny(ref)) if log else best.final_loss - ref
-        ax.plot(best.lr, yb, marker="o", ms=16, mfc="none", mec=_INK, mew=1.6, ls="none",
-                zorder=4, label=f"best α = {_g(best.lr)}")
+        ax.plot(
+            best.lr,
+            yb,
+            marker="o",
+            ms=16,
+            mfc="none",
+            mec=_INK,
+            mew=1.6,
+            ls="none",
+            zorder=4,
+            label=f"best α = {_g(best.lr)}",
+        )
     ax.set_xscale("log")
     _mark_lr_lines(ax, L, lrs.min() / 1.5, lrs.max() * 1.5)
     ax.set_xlim(lrs.min() / 1.3, lrs.max() * 1.3)
     ax.set_xlabel("learning rate α (log scale)")
     ax.set_ylabel("final cost − minimum" if minimum is not None else "final cost")
-    ax.set_title(f"Sweep landscape on {sweep.objective}: {len(lrs)} learning rates × "
-                 f"{sweep.steps} steps", fontsize=11)
+    ax.set_title(
+        f"Sweep landscape on {sweep.objective}: {len(lrs)} learning rates × {sweep.steps} steps",
+        fontsize=11,
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, frameon=False)
     _style(ax)
     return fig
@@ -1196,8 +1426,11 @@ def compute_price(
         ref = float(finite.min()) if finite.size else None
     c0 = float(sw.runs[0].losses[0])
     if ref is None or not c0 > ref:
-        _checks.fail("f", f.name, "every run diverged or the start is already the minimum; "
-                     "nothing to measure")
+        _checks.fail(
+            "f",
+            f.name,
+            "every run diverged or the start is already the minimum; nothing to measure",
+        )
     if tol is None:
         tol = 1e-6 * (c0 - ref)
     tol = _checks.positive_float("tol", tol)
@@ -1213,27 +1446,68 @@ def compute_price(
         pick = np.array([g == regime for g in regimes])
         hit, miss = pick & reached, pick & ~reached
         if hit.any():
-            ax.scatter(lr_arr[hit], n_arr[hit], color=color, s=30, zorder=3,
-                       edgecolors="white", linewidths=0.5, label=REGIME_LABELS[regime])
+            ax.scatter(
+                lr_arr[hit],
+                n_arr[hit],
+                color=color,
+                s=30,
+                zorder=3,
+                edgecolors="white",
+                linewidths=0.5,
+                label=REGIME_LABELS[regime],
+            )
         if miss.any():
-            ax.scatter(lr_arr[miss], np.full(miss.sum(), band), s=46, zorder=3,
-                       marker="X" if regime == "diverging" else "^", edgecolors="white",
-                       linewidths=0.5, color=color,
-                       label=None if hit.any() else REGIME_LABELS[regime])
+            ax.scatter(
+                lr_arr[miss],
+                np.full(miss.sum(), band),
+                s=46,
+                zorder=3,
+                marker="X" if regime == "diverging" else "^",
+                edgecolors="white",
+                linewidths=0.5,
+                color=color,
+                label=None if hit.any() else REGIME_LABELS[regime],
+            )
     ax.axhline(steps, color=_GREY, ls=":", lw=1.0)
-    ax.text(lr_arr.min(), steps * 1.12, f"budget: {steps} iterations", fontsize=8.5, color=_GREY,
-            va="bottom")
-    ax.text(lr_arr.min(), band * 1.25, "never within budget / diverged", fontsize=8.5,
-            color=_INK, va="bottom")
+    ax.text(
+        lr_arr.min(),
+        steps * 1.12,
+        f"budget: {steps} iterations",
+        fontsize=8.5,
+        color=_GREY,
+        va="bottom",
+    )
+    ax.text(
+        lr_arr.min(),
+        band * 1.25,
+        "never within budget / diverged",
+        fontsize=8.5,
+        color=_INK,
+        va="bottom",
+    )
     if reached.any():
         k = int(np.nanargmin(np.where(reached, n_arr, np.inf)))
-        ax.plot(lr_arr[k], n_arr[k], marker="o", ms=15, mfc="none", mec=_INK, mew=1.6,
-                ls="none", zorder=4, label=f"fastest: α = {_g(lr_arr[k])}, {_count(needed[k], 'iteration')}")
+        ax.plot(
+            lr_arr[k],
+            n_arr[k],
+            marker="o",
+            ms=15,
+            mfc="none",
+            mec=_INK,
+            mew=1.6,
+            ls="none",
+            zorder=4,
+            label=f"fastest: α = {_g(lr_arr[k])}, {_count(needed[k], 'iteration')}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.6, band * 2.4)
-    _mark_lr_lines(ax, f.sharpness_at_minimum or (L if lrs is None else None),
-                   lr_arr.min() / 1.5, lr_arr.max() * 1.5)
+    _mark_lr_lines(
+        ax,
+        f.sharpness_at_minimum or (L if lrs is None else None),
+        lr_arr.min() / 1.5,
+        lr_arr.max() * 1.5,
+    )
     ax.set_xlim(lr_arr.min() / 1.3, lr_arr.max() * 1.3)
     ax.set_xlabel("learning rate α (log scale)")
     ax.set_ylabel(f"iterations until C − C* ≤ {_g(tol)}")
@@ -1274,13 +1548,15 @@ def range_test_curve(rt, *, ax: Axes | None = None) -> Figure:
     from .range_test import RangeTest
 
     if not isinstance(rt, RangeTest):
-        _checks.fail("rt", type(rt).__name__, "expected a RangeTest (from lrlab.range_test)",
-                     TypeError)
+        _checks.fail(
+            "rt", type(rt).__name__, "expected a RangeTest (from lrlab.range_test)", TypeError
+        )
     fig, ax = _axes(ax, (7.4, 4.6))
     lrs, raw, smooth = (np.asarray(a, float) for a in (rt.lrs, rt.losses, rt.smoothed))
     ax.plot(lrs, raw, color=_GREY, alpha=0.45, lw=1.0, label="loss (raw)")
-    ax.plot(lrs, smooth, color=_INK, lw=2.2,
-            label=f"loss (smoothed, {rt.settings.get('smoothing')})")
+    ax.plot(
+        lrs, smooth, color=_INK, lw=2.2, label=f"loss (smoothed, {rt.settings.get('smoothing')})"
+    )
     ax.set_xscale("log")
     ok = np.isfinite(smooth) & np.isfinite(raw)
     log_lr, curve = np.log(lrs[ok]), smooth[ok]
@@ -1292,13 +1568,31 @@ def range_test_curve(rt, *, ax: Axes | None = None) -> Figure:
         if lr is None:
             continue
         marker, color = _SUGGESTION_STYLE.get(name, ("D", _SKY))
-        ax.plot([lr], [on_curve(lr)], marker=marker, color=color, ms=8, ls="none", zorder=3,
-                mec="white", label=f"{name}: {_g(lr)}")
+        ax.plot(
+            [lr],
+            [on_curve(lr)],
+            marker=marker,
+            color=color,
+            ms=8,
+            ls="none",
+            zorder=3,
+            mec="white",
+            label=f"{name}: {_g(lr)}",
+        )
     if rt.recommended is not None:
         ax.axvline(rt.recommended, color=REGIME_COLORS["good"], ls="--", lw=1.2)
-        ax.plot([rt.recommended], [on_curve(rt.recommended)], marker="o", ms=18, mfc="none",
-                mec=REGIME_COLORS["good"], mew=2.2, ls="none", zorder=4,
-                label=f"recommended ({rt.method}): {_g(rt.recommended)}")
+        ax.plot(
+            [rt.recommended],
+            [on_curve(rt.recommended)],
+            marker="o",
+            ms=18,
+            mfc="none",
+            mec=REGIME_COLORS["good"],
+            mew=2.2,
+            ls="none",
+            zorder=4,
+            label=f"recommended ({rt.method}): {_g(rt.recommended)}",
+        )
     if curve.size:
         # The curve up to its minimum sets the range; the blow-up after it is clipped.
         top = float(np.max(curve[: int(np.argmin(curve)) + 1]))
@@ -1357,13 +1651,32 @@ def sharpness_track(run, *, ax: Axes | None = None) -> Figure:
     lrs = np.asarray(run.lrs, float)
     n = len(run.losses) - 1
     if lrs.size and not np.allclose(lrs, lrs[0], rtol=1e-12):
-        ax.step(np.arange(lrs.size), 2 / lrs, where="post", color=REGIME_COLORS["diverging"],
-                ls="--", lw=1.5, label="2/α (schedule)")
+        ax.step(
+            np.arange(lrs.size),
+            2 / lrs,
+            where="post",
+            color=REGIME_COLORS["diverging"],
+            ls="--",
+            lw=1.5,
+            label="2/α (schedule)",
+        )
     else:
-        ax.axhline(2 / run.lr, color=REGIME_COLORS["diverging"], ls="--", lw=1.5,
-                   label=f"2/α = {_g(2 / run.lr)}: edge of stability")
-    ax.plot(track[:, 0], track[:, 1], marker="o", ms=4, color=_INK, lw=2.0,
-            label="sharpness (top Hessian eigenvalue)")
+        ax.axhline(
+            2 / run.lr,
+            color=REGIME_COLORS["diverging"],
+            ls="--",
+            lw=1.5,
+            label=f"2/α = {_g(2 / run.lr)}: edge of stability",
+        )
+    ax.plot(
+        track[:, 0],
+        track[:, 1],
+        marker="o",
+        ms=4,
+        color=_INK,
+        lw=2.0,
+        label="sharpness (top Hessian eigenvalue)",
+    )
     ax.set_xlabel("iteration n")
     ax.set_ylabel("sharpness")
     top = max(float(np.nanmax(track[:, 1])), 2 / run.lr)
@@ -1379,13 +1692,23 @@ def sharpness_track(run, *, ax: Axes | None = None) -> Figure:
     twin.spines["top"].set_visible(False)
     ups = int(np.sum(np.diff(losses[np.isfinite(losses)]) > 0))
     if run.diverged_at is not None:
-        ax.axvline(run.diverged_at, color=REGIME_COLORS["diverging"], lw=1.2,
-                   label=f"diverged at step {run.diverged_at}")
+        ax.axvline(
+            run.diverged_at,
+            color=REGIME_COLORS["diverging"],
+            lw=1.2,
+            label=f"diverged at step {run.diverged_at}",
+        )
     handles = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + [f"cost (rose on {ups} of {n} steps)"],
-              loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=3, fontsize=8.5,
-              frameon=False)
+    ax.legend(
+        handles[0] + more[0],
+        handles[1] + [f"cost (rose on {ups} of {n} steps)"],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=3,
+        fontsize=8.5,
+        frameon=False,
+    )
     ax.grid(True, color="#DDDDDD", lw=0.6)
     ax.set_axisbelow(True)
     ax.spines["top"].set_visible(False)
@@ -1424,8 +1747,15 @@ def run_figure(run, f=None) -> Figure:
     ref = obj.minimum if obj is not None else run.floor
     log, ref0 = _log_gap([run], ref)
     regime = _regime(run)
-    _draw_cost(right, run, log=log, ref=ref0, color=REGIME_COLORS[regime], ls="-",
-               label=f"α = {_g(run.lr)} → {REGIME_LABELS[regime]}")
+    _draw_cost(
+        right,
+        run,
+        log=log,
+        ref=ref0,
+        color=REGIME_COLORS[regime],
+        ls="-",
+        label=f"α = {_g(run.lr)} → {REGIME_LABELS[regime]}",
+    )
     _cost_limits(right, [run], log=log, ref=ref0)
     right.set_xlabel("iteration n")
     right.set_ylabel("cost − minimum" if ref is not None else "cost")

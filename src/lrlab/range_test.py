@@ -228,8 +228,11 @@ def _read_curve(
         notes.append(
             f"too few usable points ({n} finite losses, skip_start={skip_start}, "
             f"skip_end={skip_end}, window={2 * half + 1}): "
-            + ("the loss diverged almost at once, lower start_lr" if stopped_early
-               else "raise num_iter")
+            + (
+                "the loss diverged almost at once, lower start_lr"
+                if stopped_early
+                else "raise num_iter"
+            )
         )
         return reading()
 
@@ -359,7 +362,8 @@ class RangeTest:
             object.__setattr__(self, name, _array(name, getattr(self, name)))
         if not len(self.lrs) == len(self.losses) == len(self.smoothed):
             _checks.fail(
-                "losses", _Short(self.losses),
+                "losses",
+                _Short(self.losses),
                 f"lrs, losses and smoothed must have one length; got {len(self.lrs)}, "
                 f"{len(self.losses)} and {len(self.smoothed)}",
             )
@@ -459,8 +463,14 @@ class RangeTest:
         rule = _checks.one_of("rule", rule, RULES)
 
         read = _read_curve(
-            lrs_a, losses_a, smoothing=smoothing, skip_start=skip_start, skip_end=skip_end,
-            half=window // 2, rule=rule, stopped_early=bool(stopped_early),
+            lrs_a,
+            losses_a,
+            smoothing=smoothing,
+            skip_start=skip_start,
+            skip_end=skip_end,
+            half=window // 2,
+            rule=rule,
+            stopped_early=bool(stopped_early),
         )
         settings.setdefault("start_lr", float(lrs_a[0]))
         settings.setdefault("end_lr", float(lrs_a[-1]))
@@ -469,13 +479,22 @@ class RangeTest:
         settings.setdefault("diverge_factor", None)
         settings.setdefault("accumulation_steps", None)
         settings.update(
-            smoothing=smoothing, skip_start=skip_start, skip_end=skip_end, window=window,
+            smoothing=smoothing,
+            skip_start=skip_start,
+            skip_end=skip_end,
+            window=window,
             rule=rule,
         )
         return cls(
-            lrs=lrs_a, losses=losses_a, smoothed=read.smoothed, stopped_early=stopped_early,
-            suggestions=read.suggestions, recommended=read.recommended, method=read.method,
-            settings=settings, notes=read.notes,
+            lrs=lrs_a,
+            losses=losses_a,
+            smoothed=read.smoothed,
+            stopped_early=stopped_early,
+            suggestions=read.suggestions,
+            recommended=read.recommended,
+            method=read.method,
+            settings=settings,
+            notes=read.notes,
         )
 
     def suggest(
@@ -505,7 +524,8 @@ class RangeTest:
         """
         s = self.settings
         return RangeTest.from_curve(
-            self.lrs, self.losses,
+            self.lrs,
+            self.losses,
             smoothing=_option(s, "smoothing", smoothing, 0.05),
             stopped_early=self.stopped_early,
             skip_start=_option(s, "skip_start", skip_start, None),
@@ -555,18 +575,32 @@ class RangeTest:
             True
         """
         if not isinstance(data, Mapping):
-            _checks.fail("data", _Short(data), "expected a mapping from RangeTest.to_dict", TypeError)
-        required = ("lrs", "losses", "smoothed", "stopped_early", "suggestions",
-                    "recommended", "method", "settings")
+            _checks.fail(
+                "data", _Short(data), "expected a mapping from RangeTest.to_dict", TypeError
+            )
+        required = (
+            "lrs",
+            "losses",
+            "smoothed",
+            "stopped_early",
+            "suggestions",
+            "recommended",
+            "method",
+            "settings",
+        )
         missing = [k for k in required if k not in data]
         if missing:
             _checks.fail("data", _Short(data), f"missing keys {', '.join(missing)}")
         suggestions = data["suggestions"]
         if not isinstance(suggestions, Mapping) or not isinstance(data["settings"], Mapping):
-            _checks.fail("data", _Short(data), "suggestions and settings must be mappings", TypeError)
+            _checks.fail(
+                "data", _Short(data), "suggestions and settings must be mappings", TypeError
+            )
         rec = data["recommended"]
         return cls(
-            lrs=data["lrs"], losses=data["losses"], smoothed=data["smoothed"],
+            lrs=data["lrs"],
+            losses=data["losses"],
+            smoothed=data["smoothed"],
             stopped_early=bool(data["stopped_early"]),
             suggestions={str(k): (None if v is None else float(v)) for k, v in suggestions.items()},
             recommended=None if rec is None else float(rec),
@@ -631,18 +665,22 @@ class _Snapshot:
         # (module, name, tensor, copy): restoring by name also undoes a re-assigned attribute.
         self.slots = []
         for m in modules:
-            for name, t in itertools.chain(m.named_parameters(recurse=False),
-                                           m.named_buffers(recurse=False)):
+            for name, t in itertools.chain(
+                m.named_parameters(recurse=False), m.named_buffers(recurse=False)
+            ):
                 self.slots.append((m, name, t, t.detach().clone()))
         seen = {id(t) for _, _, t, _ in self.slots}
         self.loose = [  # optimizer parameters that live outside the model
             (p, p.detach().clone())
-            for g in optimizer.param_groups for p in g["params"] if id(p) not in seen
+            for g in optimizer.param_groups
+            for p in g["params"]
+            if id(p) not in seen
         ]
         params = {id(t): t for _, _, t, _ in self.slots if isinstance(t, nn.Parameter)}
         params.update({id(p): p for p, _ in self.loose})
-        self.grads = [(p, None if p.grad is None else p.grad.detach().clone())
-                      for p in params.values()]
+        self.grads = [
+            (p, None if p.grad is None else p.grad.detach().clone()) for p in params.values()
+        ]
         self.optimizer = optimizer
         self.opt_state = copy.deepcopy(optimizer.state_dict())  # deepcopy clones the tensors
         self.modes = [(m, m.training) for m in modules]
@@ -723,15 +761,25 @@ def _to(obj: Any, device: torch.device) -> Any:
 
 def _loss_value(loss: object, loss_fn: object) -> float:
     if not isinstance(loss, torch.Tensor):
-        _checks.fail("loss_fn", _Short(loss_fn),
-                     f"it returned a {type(loss).__name__}; expected a scalar tensor", TypeError)
+        _checks.fail(
+            "loss_fn",
+            _Short(loss_fn),
+            f"it returned a {type(loss).__name__}; expected a scalar tensor",
+            TypeError,
+        )
     if loss.numel() != 1:
-        _checks.fail("loss_fn", _Short(loss_fn),
-                     f"it returned a tensor of shape {tuple(loss.shape)}; expected a scalar "
-                     "(reduce the loss, e.g. reduction='mean')")
+        _checks.fail(
+            "loss_fn",
+            _Short(loss_fn),
+            f"it returned a tensor of shape {tuple(loss.shape)}; expected a scalar "
+            "(reduce the loss, e.g. reduction='mean')",
+        )
     if not loss.requires_grad:
-        _checks.fail("loss_fn", _Short(loss_fn),
-                     "its loss does not depend on any trainable parameter (no grad_fn)")
+        _checks.fail(
+            "loss_fn",
+            _Short(loss_fn),
+            "its loss does not depend on any trainable parameter (no grad_fn)",
+        )
     return float(loss.detach())
 
 
@@ -808,11 +856,11 @@ def range_test(
     if not isinstance(model, nn.Module):
         _checks.fail("model", _Short(model), "expected a torch.nn.Module", TypeError)
     if not callable(loss_fn):
-        _checks.fail("loss_fn", _Short(loss_fn), "expected a callable (outputs, targets) -> loss",
-                     TypeError)
+        _checks.fail(
+            "loss_fn", _Short(loss_fn), "expected a callable (outputs, targets) -> loss", TypeError
+        )
     if not isinstance(optimizer, torch.optim.Optimizer):
-        _checks.fail("optimizer", _Short(optimizer), "expected a torch.optim.Optimizer",
-                     TypeError)
+        _checks.fail("optimizer", _Short(optimizer), "expected a torch.optim.Optimizer", TypeError)
     start_lr = _checks.positive_float("start_lr", start_lr)
     end_lr = _checks.positive_float("end_lr", end_lr)
     if start_lr >= end_lr:
@@ -824,18 +872,23 @@ def range_test(
     if diverge_factor <= 1:
         _checks.fail("diverge_factor", diverge_factor, "must be > 1 (a multiple of the best loss)")
     accumulation_steps = _checks.int_in_range(
-        "accumulation_steps", accumulation_steps, 1, _MAX_ACCUMULATION)
+        "accumulation_steps", accumulation_steps, 1, _MAX_ACCUMULATION
+    )
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         _checks.fail("model", _Short(model), "it has no trainable parameters (requires_grad=True)")
     if any(isinstance(p, nn.parameter.UninitializedParameter) for p in trainable):
-        _checks.fail("model", _Short(model),
-                     "it has uninitialised (lazy) parameters: run one forward pass first")
+        _checks.fail(
+            "model",
+            _Short(model),
+            "it has uninitialised (lazy) parameters: run one forward pass first",
+        )
     held = {id(p) for g in optimizer.param_groups for p in g["params"]}
     if not any(id(p) in held for p in trainable):
-        _checks.fail("optimizer", _Short(optimizer),
-                     "it holds none of the model's trainable parameters")
+        _checks.fail(
+            "optimizer", _Short(optimizer), "it holds none of the model's trainable parameters"
+        )
     if device is None:
         device = trainable[0].device
     else:
@@ -845,9 +898,13 @@ def range_test(
             _checks.fail("device", device, "expected a torch.device or a name like 'cpu', 'cuda'")
     if not _is_full_batch(loader):
         if isinstance(loader, (str, bytes, Mapping)) or not isinstance(loader, Iterable):
-            _checks.fail("loader", _Short(loader),
-                         "expected a DataLoader, an iterable of (inputs, targets) or a pair "
-                         "(X, y) of tensors", TypeError)
+            _checks.fail(
+                "loader",
+                _Short(loader),
+                "expected a DataLoader, an iterable of (inputs, targets) or a pair "
+                "(X, y) of tensors",
+                TypeError,
+            )
         try:
             empty = len(loader) == 0
         except TypeError:  # unsized iterables are checked when the first batch is drawn
@@ -857,8 +914,11 @@ def range_test(
 
     lrs = _ramp(start_lr, end_lr, num_iter, mode)
     if any(b <= a for a, b in itertools.pairwise(lrs)):
-        _checks.fail("end_lr", end_lr,
-                     f"too close to start_lr={start_lr!r} for {num_iter} distinct learning rates")
+        _checks.fail(
+            "end_lr",
+            end_lr,
+            f"too close to start_lr={start_lr!r} for {num_iter} distinct learning rates",
+        )
     batches = _cycle(loader)
     seen_lrs: list[float] = []
     losses: list[float] = []
@@ -877,22 +937,33 @@ def range_test(
             for _ in range(accumulation_steps):
                 batch = next(batches, None)
                 if batch is None:
-                    _checks.fail("loader", _Short(loader), "it is empty: it yields no batches"
-                                 if drawn == 0 else "it stopped yielding batches")
+                    _checks.fail(
+                        "loader",
+                        _Short(loader),
+                        "it is empty: it yields no batches"
+                        if drawn == 0
+                        else "it stopped yielding batches",
+                    )
                 drawn += 1
                 if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                    _checks.fail("loader", _Short(loader),
-                                 f"each batch must be a pair (inputs, targets); got "
-                                 f"{_Short(batch)!r}", TypeError)
+                    _checks.fail(
+                        "loader",
+                        _Short(loader),
+                        f"each batch must be a pair (inputs, targets); got {_Short(batch)!r}",
+                        TypeError,
+                    )
                 inputs, targets = batch
                 loss = loss_fn(model(_to(inputs, device)), _to(targets, device))
                 value = _loss_value(loss, loss_fn)
                 if not math.isfinite(value):
                     if i == 0:
-                        _checks.fail("loss_fn", _Short(loss_fn),
-                                     f"the loss was not finite at the first step (loss={value} "
-                                     f"at lr={lr:.3g}): check the data, the model's "
-                                     "initialisation and the loss")
+                        _checks.fail(
+                            "loss_fn",
+                            _Short(loss_fn),
+                            f"the loss was not finite at the first step (loss={value} "
+                            f"at lr={lr:.3g}): check the data, the model's "
+                            "initialisation and the loss",
+                        )
                     total, finite = value, False
                     break
                 (loss if accumulation_steps == 1 else loss / accumulation_steps).backward()
@@ -915,9 +986,14 @@ def range_test(
         snapshot.restore()
 
     settings = {
-        "start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "mode": mode,
-        "smoothing": smoothing, "diverge_factor": diverge_factor,
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "num_iter": num_iter,
+        "mode": mode,
+        "smoothing": smoothing,
+        "diverge_factor": diverge_factor,
         "accumulation_steps": accumulation_steps,
     }
-    return RangeTest.from_curve(seen_lrs, losses, smoothing=smoothing, stopped_early=stopped,
-                                settings=settings)
+    return RangeTest.from_curve(
+        seen_lrs, losses, smoothing=smoothing, stopped_early=stopped, settings=settings
+    )

@@ -283,7 +283,7 @@ def _blocks(a: np.ndarray, k: int) -> list[np.ndarray]:
     blocks, at = [], 0
     for i in range(k):
         n = size + (i < extra)
-        blocks.append(a[at:at + n])
+        blocks.append(a[at : at + n])
         at += n
     return blocks
 
@@ -334,12 +334,11 @@ class _Judge:
         self.w = w = max(1, round(n / 10))
         ends = [max(1, round(0.4 * n)), max(1, round(0.7 * n)), n]
         # medians: a spike (a catapult, an unlucky batch) must not move a trend
-        self.lev = [_median(v[max(0, e - w):e]) for e in ends]
-        tail = v[min(ends[1], n - 3):] if n >= 3 else v
+        self.lev = [_median(v[max(0, e - w) : e]) for e in ends]
+        tail = v[min(ends[1], n - 3) :] if n >= 3 else v
         d2 = np.diff(tail, 2)
         # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
-        sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) \
-            if len(d2) else 0.0
+        sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) if len(d2) else 0.0
         self.sigma = sigma
         d1 = np.diff(tail)
         big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
@@ -361,8 +360,8 @@ class _Judge:
         # the level the run ended at: the last value when the tail is smooth and monotone,
         # otherwise the mean of the last window
         self.smooth = self.alternation < 0.1 and self.tail_up < 0.05
-        self.end = float(v[-1]) if self.smooth or n < 5 else _mean(v[n - w:])
-        self.end_median = _median(v[n - w:])
+        self.end = float(v[-1]) if self.smooth or n < 5 else _mean(v[n - w :])
+        self.end_median = _median(v[n - w :])
         self.se_end = self.se / math.sqrt(2.0)
 
     def _significant(self, drop: float, scale: float) -> bool:
@@ -384,7 +383,7 @@ class _Judge:
         m = min(len(self.g), self.n - 1)
         g = self.g[:m]
         denom = g * self.s[:m] if self.s is not None else self.lr * g**2
-        dc = self.v[:m] - self.v[1:m + 1]
+        dc = self.v[:m] - self.v[1 : m + 1]
         t0 = int(0.7 * m)
         with np.errstate(all="ignore"):
             q = dc[t0:] / denom[t0:]
@@ -399,8 +398,8 @@ class _Judge:
             return None
         g = self.g
         n, w = len(g), self.w
-        a = g[max(0, round(0.4 * n) - w):max(1, round(0.4 * n))]
-        b = g[n - w:]
+        a = g[max(0, round(0.4 * n) - w) : max(1, round(0.4 * n))]
+        b = g[n - w :]
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if not len(a) or not len(b) or _median(a) <= 0:
             return None
@@ -451,8 +450,10 @@ class _Judge:
         fin = self.v[np.isfinite(self.v)]
         self.ev["last_finite"] = float(fin[-1])
         self.ev["final"] = None
-        words = (f"The cost became non-finite (NaN or inf) at point {first} of {self.n}: "
-                 "the run blew up, so the learning rate is past the stability limit.")
+        words = (
+            f"The cost became non-finite (NaN or inf) at point {first} of {self.n}: "
+            "the run blew up, so the learning rate is past the stability limit."
+        )
         return self._advise("diverging", 0.99, words, factor=0.1, smaller=True, least=True)
 
     def _divergence(self, floor: float | None) -> Diagnosis | None:
@@ -462,11 +463,11 @@ class _Judge:
         if ref is not None and c0 - ref > 0:
             gap0 = c0 - ref
             growth = _ratio(self.end_median - ref, gap0)
-            growth_mean = _ratio(_mean(v[self.n - self.w:]) - ref, gap0)
+            growth_mean = _ratio(_mean(v[self.n - self.w :]) - ref, gap0)
         else:
             gap0 = max(c0 - float(np.min(v)), abs(c0), 1e-300)
             growth = 1.0 + _ratio(self.end_median - c0, gap0)
-            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.w:]) - c0, gap0)
+            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.w :]) - c0, gap0)
         self.ev["growth"] = growth
         k = min(10, self.n)
         edges = _edges(self.n, k)
@@ -477,8 +478,10 @@ class _Judge:
         steady = self._significant(self.end_median - c0, gap0)
         end = self.end_median
         if growth >= 10:
-            words = (f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): the "
-                     "learning rate is past the stability limit.")
+            words = (
+                f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): the "
+                "learning rate is past the stability limit."
+            )
             # Geometric growth by r per step is what a quadratic does at alpha*L = 1 + sqrt(r):
             # when that asks for more than 10x, alpha/(1 + sqrt(r)) is its 1/L.
             rate = growth ** (1 / max(1, self.n - 1))
@@ -487,37 +490,49 @@ class _Judge:
         if (growth >= 1.2 and rising) or (growth > 1 and monotone and steady):
             rate = self._growth_rate()
             self.ev["growth_per_step"] = rate
-            words = (f"The cost grew steadily by {growth:.3g}x over the run (from {c0:.4g} to "
-                     f"{end:.4g}): the learning rate is past the stability limit.")
+            words = (
+                f"The cost grew steadily by {growth:.3g}x over the run (from {c0:.4g} to "
+                f"{end:.4g}): the learning rate is past the stability limit."
+            )
             factor = 0.1
             if rate is not None and 1 < rate < 4:
                 # a quadratic grows by (alpha*L - 1)**2 per step; alpha/(alpha*L) is its 1/L
                 factor = 1 / (1 + math.sqrt(rate))
             conf = 0.9 if growth >= 2 else 0.75
-            return self._advise("diverging", conf, words, factor=factor, smaller=True,
-                                least=factor <= 0.1)
+            return self._advise(
+                "diverging", conf, words, factor=factor, smaller=True, least=factor <= 0.1
+            )
         if growth_mean >= 1.2 and growth >= 0.5:
             # no typical progress and, spikes included, above the start on average
-            words = (f"The cost made little progress and ended above its start on average "
-                     f"({growth_mean:.3g}x the initial gap), with large spikes: the learning "
-                     "rate is past the stability limit.")
+            words = (
+                f"The cost made little progress and ended above its start on average "
+                f"({growth_mean:.3g}x the initial gap), with large spikes: the learning "
+                "rate is past the stability limit."
+            )
             return self._advise("diverging", 0.75, words, factor=0.1, smaller=True, least=True)
         # a rebound: an order of magnitude back up from the best window, still climbing
         h = wins - (ref if ref is not None else float(np.min(v)))
         best = float(np.min(h))
-        if ref is not None and rising_end and best >= 0 and h[-1] >= 10 * max(best, 1e-300) \
-                and h[-1] >= TOL * gap0:
+        if (
+            ref is not None
+            and rising_end
+            and best >= 0
+            and h[-1] >= 10 * max(best, 1e-300)
+            and h[-1] >= TOL * gap0
+        ):
             self.ev["rebound"] = float(h[-1] / max(best, 1e-300))
-            words = (f"The cost fell to {best + ref:.4g}, then climbed steadily back to "
-                     f"{end:.4g} ({h[-1] / max(best, 1e-300):.3g}x the best gap): an "
-                     "unstable direction is taking over.")
+            words = (
+                f"The cost fell to {best + ref:.4g}, then climbed steadily back to "
+                f"{end:.4g} ({h[-1] / max(best, 1e-300):.3g}x the best gap): an "
+                "unstable direction is taking over."
+            )
             return self._advise("diverging", 0.85, words, factor=0.1, smaller=True, least=True)
         return None
 
     def _growth_rate(self) -> float | None:
         """Per-step growth factor of the gap over the last half, when it is clean."""
         v = self.v
-        half = v[self.n // 2:]
+        half = v[self.n // 2 :]
         ref = self.floor if self.floor is not None else (0.0 if np.min(v) >= 0 else None)
         if ref is None or len(half) < 4:
             return None
@@ -547,8 +562,10 @@ class _Judge:
         slack = _ratio(2 * self.se_end, gap0)
         if r <= TOL + slack:
             conf = 0.95 if r <= TOL / 4 else 0.8 if r <= TOL else 0.6
-            words = (f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
-                     f"{floor:.4g}: it reached the minimum within the budget.")
+            words = (
+                f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
+                f"{floor:.4g}: it reached the minimum within the budget."
+            )
             return self._advise("good", conf, words)
         remaining = self._projected_remaining(gap0)
         r_limit = _ratio(self.lev[2] - remaining - floor, gap0)
@@ -563,23 +580,36 @@ class _Judge:
         gap_words = f"{_pct(r)} of the initial gap above the floor {floor:.4g}"
         if descending:
             if overshoot or cycle:
-                why = (f"its steps overshoot (descent efficiency {q:.2g})" if overshoot
-                       else "it alternates up and down on every step")
-                words = (f"The cost is still {gap_words} and falls only slowly because {why}: "
-                         "the learning rate is too high to settle.")
+                why = (
+                    f"its steps overshoot (descent efficiency {q:.2g})"
+                    if overshoot
+                    else "it alternates up and down on every step"
+                )
+                words = (
+                    f"The cost is still {gap_words} and falls only slowly because {why}: "
+                    "the learning rate is too high to settle."
+                )
                 return self._advise("too_high", 0.75, words, factor=1 / 3, smaller=True)
-            words = (f"The cost is still falling steadily at the end, {gap_words}: the budget "
-                     "ran out before the minimum.")
+            words = (
+                f"The cost is still falling steadily at the end, {gap_words}: the budget "
+                "ran out before the minimum."
+            )
             conf = 0.9 if late > 0.1 or r_limit <= 0 else 0.75
             return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
         stalled_grad = trend is not None and trend > 0.5
         bouncing = noise > _NOISE_PLATEAU or cycle or (overshoot and stalled_grad)
         if bouncing:
-            why = (f"bouncing with noise {_pct(noise)} of the gap" if noise > _NOISE_PLATEAU
-                   else "in a 2-cycle" if cycle
-                   else f"with steps that overshoot (descent efficiency {q:.2g})")
-            words = (f"The cost stalled {gap_words}, {why}: the learning rate is too high to "
-                     "settle into the minimum.")
+            why = (
+                f"bouncing with noise {_pct(noise)} of the gap"
+                if noise > _NOISE_PLATEAU
+                else "in a 2-cycle"
+                if cycle
+                else f"with steps that overshoot (descent efficiency {q:.2g})"
+            )
+            words = (
+                f"The cost stalled {gap_words}, {why}: the learning rate is too high to "
+                "settle into the minimum."
+            )
             conf = 0.9 if noise > 5 * _NOISE_PLATEAU or overshoot else 0.75
             return self._advise("too_high", conf, words, factor=1 / 3, smaller=True)
         grad_words = ""
@@ -590,8 +620,10 @@ class _Judge:
                 conf = 0.9
             else:
                 conf = 0.6
-        words = (f"The cost converged {gap_words}, with a flat tail{grad_words}: the run is stuck "
-                 "at a worse stationary point (a local minimum or a saddle).")
+        words = (
+            f"The cost converged {gap_words}, with a flat tail{grad_words}: the run is stuck "
+            "at a worse stationary point (a local minimum or a saddle)."
+        )
         return self._advise("stuck", conf, words, factor=3.0, smaller=False, stuck=True)
 
     def _without_floor(self) -> Diagnosis:
@@ -606,13 +638,17 @@ class _Judge:
         if drop <= max(3 * self.se, 1e-9 * scale):
             self.ev["total_drop"] = drop
             if overshoot:
-                words = ("The cost did not fall although the gradient is not small: the steps "
-                         "jump across the valley, so the learning rate is too high.")
+                words = (
+                    "The cost did not fall although the gradient is not small: the steps "
+                    "jump across the valley, so the learning rate is too high."
+                )
                 return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
             if self.grad_ratio is not None and self.grad_ratio < _STATIONARY:
-                words = ("The cost did not move and the gradient is tiny: the run sits at a "
-                         "stationary point. Without a floor it cannot be told whether that is "
-                         "the minimum or a worse point; pass floor= to check.")
+                words = (
+                    "The cost did not move and the gradient is tiny: the run sits at a "
+                    "stationary point. Without a floor it cannot be told whether that is "
+                    "the minimum or a worse point; pass floor= to check."
+                )
                 return self._advise("good", 0.4, words)
             words = "The cost barely moved over the whole run: the steps are too small to matter."
             return self._advise("too_low", 0.4, words, factor=10.0, smaller=False)
@@ -628,31 +664,43 @@ class _Judge:
         self.ev["tail_noise"] = _ratio(self.sigma, drop)
         self.ev["tail_amplitude"] = amp
         # a bounce larger than the tolerance means the mean level sits above the minimum
-        bouncing = amp > TOL and (self.alternation > 0.5 or self.sigma > 0.5 * self.amplitude
-                                  or self.tail_up >= 0.2)
+        bouncing = amp > TOL and (
+            self.alternation > 0.5 or self.sigma > 0.5 * self.amplitude or self.tail_up >= 0.2
+        )
         if r <= TOL:
             if bouncing:
-                words = (f"The cost flattened out, but it bounces by {_pct(amp)} of the total "
-                         "drop from step to step: the learning rate is too high to settle (no "
-                         "floor given, so this rests on the shape alone).")
+                words = (
+                    f"The cost flattened out, but it bounces by {_pct(amp)} of the total "
+                    "drop from step to step: the learning rate is too high to settle (no "
+                    "floor given, so this rests on the shape alone)."
+                )
                 return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
             stationary = self.grad_ratio is not None and self.grad_ratio < _STATIONARY
-            words = (f"The cost flattened out: the last 30% of the run removed "
-                     f"{_pct(_ratio(max(self.late_drop, 0.0), drop))} of the total drop"
-                     + (", and the gradient is tiny" if stationary else "")
-                     + ". Without a floor this cannot be told apart from being stuck at a worse "
-                     "point; pass floor= (e.g. the best final cost of a sweep) to check.")
+            words = (
+                f"The cost flattened out: the last 30% of the run removed "
+                f"{_pct(_ratio(max(self.late_drop, 0.0), drop))} of the total drop"
+                + (", and the gradient is tiny" if stationary else "")
+                + ". Without a floor this cannot be told apart from being stuck at a worse "
+                "point; pass floor= (e.g. the best final cost of a sweep) to check."
+            )
             return self._advise("good", 0.7 if stationary else 0.6, words)
         if overshoot or bouncing:
-            why = (f"its steps overshoot (descent efficiency {q:.2g})" if overshoot
-                   else f"it bounces by {_pct(amp)} of the total drop from step to step")
-            words = (f"The cost still falls, slowly, because {why}: the learning rate is too "
-                     "high to settle.")
+            why = (
+                f"its steps overshoot (descent efficiency {q:.2g})"
+                if overshoot
+                else f"it bounces by {_pct(amp)} of the total drop from step to step"
+            )
+            words = (
+                f"The cost still falls, slowly, because {why}: the learning rate is too "
+                "high to settle."
+            )
             return self._advise("too_high", 0.65, words, factor=1 / 3, smaller=True)
         left = "an unknown part" if not math.isfinite(remaining) else f"about {_pct(r)}"
-        words = (f"The cost was still falling steadily at the end: the last 30% of the run "
-                 f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} "
-                 "of the way down is projected to be left.")
+        words = (
+            f"The cost was still falling steadily at the end: the last 30% of the run "
+            f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} "
+            "of the way down is projected to be left."
+        )
         conf = 0.8 if r > 0.1 else 0.65
         return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
 
@@ -670,8 +718,11 @@ class _Judge:
         times = 1 / factor if smaller else factor
         k = f"{times:.2g}x"
         if regime == "good":
-            advice = why + (f" Keep the learning rate {_fmt(lr)}." if lr is not None
-                            else " Keep the learning rate.")
+            advice = why + (
+                f" Keep the learning rate {_fmt(lr)}."
+                if lr is not None
+                else " Keep the learning rate."
+            )
             return self._done(regime, conf, advice, None)
         if lr is None or lr == 0:
             if stuck:
@@ -684,8 +735,9 @@ class _Judge:
         nxt = float(f"{lr * factor:.2g}")
         if stuck:
             tries = ", ".join(_fmt(lr * m) for m in (3, 10, 30))
-            tail = (f" Try a few larger learning rates to get over the hill: 3x, 10x, 30x: "
-                    f"try {tries}.")
+            tail = (
+                f" Try a few larger learning rates to get over the hill: 3x, 10x, 30x: try {tries}."
+            )
         elif smaller:
             tail = f" {'At least' if least else 'About'} {k} smaller: try {_fmt(nxt)}."
         else:

@@ -96,7 +96,9 @@ def warmup(steps: int, then: Schedule | None = None) -> Schedule:
     return lambda t: (t + 1) / steps if t < steps else after(t - steps)
 
 
-def one_cycle(steps: int, peak_at: float = 0.3, div: float = 25.0, final_div: float = 1e4) -> Schedule:
+def one_cycle(
+    steps: int, peak_at: float = 0.3, div: float = 25.0, final_div: float = 1e4
+) -> Schedule:
     """Smith's one-cycle policy: cosine up from ``1/div`` to 1, then down to ``1/(div*final_div)``.
 
     The base learning rate is the peak.
@@ -151,6 +153,7 @@ def from_text(text: str, steps: int) -> Schedule:
             _checks.fail("schedule", text, "options are key=number, e.g. step:every=50,factor=0.5")
         if not eq:
             _checks.fail("schedule", text, "options are key=number, e.g. step:every=50,factor=0.5")
+
     def warmup_maker(**kw: float) -> Schedule:
         if set(kw) - {"steps"}:
             raise TypeError("unknown option")
@@ -162,7 +165,9 @@ def from_text(text: str, steps: int) -> Schedule:
         "exponential": lambda gamma=0.99: exponential(gamma),
         "cosine": lambda final=0.0: cosine(steps, final),
         "warmup": warmup_maker,
-        "one-cycle": lambda peak_at=0.3, div=25.0, final_div=1e4: one_cycle(steps, peak_at, div, final_div),
+        "one-cycle": lambda peak_at=0.3, div=25.0, final_div=1e4: one_cycle(
+            steps, peak_at, div, final_div
+        ),
     }
     try:
         return makers[name](**opts)

@@ -36,8 +36,17 @@ CPU_BLOCK_BYTES = 8 * 2**20
 columns)`` activation takes about this much memory (64 lanes of a 64-unit layer: 512
 columns). Other devices take the whole batch at once."""
 
-_ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
-                nn.Softplus, nn.Identity)
+_ELEMENTWISE = (
+    nn.Tanh,
+    nn.ReLU,
+    nn.Sigmoid,
+    nn.GELU,
+    nn.SiLU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Softplus,
+    nn.Identity,
+)
 
 _aten = torch.ops.aten
 
@@ -78,8 +87,10 @@ def _layers(model: nn.Module) -> list[nn.Module] | None:
 
 # --- linear layers ---------------------------------------------------------------------
 
-def _linear(w: torch.Tensor, b: torch.Tensor | None, a: torch.Tensor,
-            out: torch.Tensor) -> torch.Tensor:
+
+def _linear(
+    w: torch.Tensor, b: torch.Tensor | None, a: torch.Tensor, out: torch.Tensor
+) -> torch.Tensor:
     """``w @ a + b`` for every lane, into ``out (K, o, n)``: ``w`` is ``(K, o, i)``, ``b``
     ``(K, o, 1)``, and ``a`` is ``(K, i, n)``, or ``(i, n)`` when every lane reads the data."""
     if a.dim() == 2:  # one (K*o, i) @ (i, n) product
@@ -109,6 +120,7 @@ def _linear_backward(w, gw, gb, a, g, out) -> torch.Tensor | None:
 
 # --- activations -----------------------------------------------------------------------
 
+
 def _tanh_(z: torch.Tensor) -> torch.Tensor:
     """``tanh(z)`` in place. On the CPU as ``2 sigmoid(2z) - 1``: five times as fast as
     torch's tanh kernel, which there costs as much as the matrix products around it. The
@@ -123,10 +135,11 @@ def _tanh_(z: torch.Tensor) -> torch.Tensor:
 # type -> (forward in place, (dL/d output, output) -> dL/d input over dL/d output).
 _FROM_OUTPUT: dict[type, tuple[Callable, Callable]] = {
     nn.Tanh: (_tanh_, lambda g, a: _aten.tanh_backward.grad_input(g, a, grad_input=g)),
-    nn.Sigmoid: (torch.sigmoid_,
-                 lambda g, a: _aten.sigmoid_backward.grad_input(g, a, grad_input=g)),
-    nn.ReLU: (torch.relu_,
-              lambda g, a: _aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
+    nn.Sigmoid: (
+        torch.sigmoid_,
+        lambda g, a: _aten.sigmoid_backward.grad_input(g, a, grad_input=g),
+    ),
+    nn.ReLU: (torch.relu_, lambda g, a: _aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
     nn.Identity: (lambda z: z, lambda g, a: g),
 }
 
@@ -155,8 +168,11 @@ def _supported_loss(loss_fn) -> bool:
         return True
     if type(loss_fn) is nn.BCEWithLogitsLoss:
         return loss_fn.weight is None and loss_fn.pos_weight is None
-    return (type(loss_fn) is nn.CrossEntropyLoss and loss_fn.weight is None
-            and loss_fn.label_smoothing == 0.0)
+    return (
+        type(loss_fn) is nn.CrossEntropyLoss
+        and loss_fn.weight is None
+        and loss_fn.label_smoothing == 0.0
+    )
 
 
 def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
@@ -174,24 +190,29 @@ def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
             # dL/d out = (softmax - onehot) / N, where softmax - 1 = expm1(log p) at the target.
             grad = logp.exp_().scatter_(1, target, picked.expm1()).div_(N)
             return -picked.sum(dim=(1, 2)), grad
+
         return cross_entropy, N
 
     target = y.reshape(N, -1).T  # (C, N)
     count = target.numel()
     if type(loss_fn) is nn.MSELoss:
+
         def mse(out, cols, buffers):
             diff = out - target[:, cols]
             return torch.linalg.vecdot(diff, diff).sum(dim=1), diff.mul_(2 / count)
+
         return mse, count
 
     def bce(out, cols, buffers):
         t = target[:, cols].expand_as(out)
         loss = F.binary_cross_entropy_with_logits(out, t, reduction="none").sum(dim=(1, 2))
         return loss, torch.sigmoid(out).sub_(t).div_(count)
+
     return bce, count
 
 
 # --- the stack -------------------------------------------------------------------------
+
 
 def stacked_lanes(model: nn.Module, loss_fn, l2: float):
     """A lanes function ``(W (K, dim), (x, y)) -> (costs (K,), grads (K, dim))`` for a plain
@@ -248,8 +269,10 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         block_loss, count = _block_loss(loss_fn, y)
         # Each parameter as a contiguous (K, ...) copy, and its gradient summed over blocks.
         pieces = W.split([math.prod(s) for s in shapes], dim=1)
-        params = [buffers.get(("param", k), (K, *s), W).copy_(p.view(K, *s))
-                  for k, (p, s) in enumerate(zip(pieces, shapes))]
+        params = [
+            buffers.get(("param", k), (K, *s), W).copy_(p.view(K, *s))
+            for k, (p, s) in enumerate(zip(pieces, shapes))
+        ]
         grads = [buffers.get(("grad", k), (K, *s), W).zero_() for k, s in enumerate(shapes)]
 
         step = N

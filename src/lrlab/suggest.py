@@ -167,8 +167,9 @@ def _curvature(f, w0: torch.Tensor, steps: int, seed: int) -> dict:
         run = descend(f, lr=1.0 / abs(L0), steps=short, start=w0, keep_params=True)
         n = len(run.params) - 1
         for t in sorted({n // 2, n} - {0}):
-            top = measure(torch.as_tensor(run.params[t], dtype=f.dtype, device=f.device),
-                          top.vector)
+            top = measure(
+                torch.as_tensor(run.params[t], dtype=f.dtype, device=f.device), top.vector
+            )
             track.append((t, float(top.values[0])))
     L = max(s for _, s in track)
     ok = math.isfinite(L) and L > 0
@@ -216,8 +217,15 @@ def _range_test(f, w0: torch.Tensor, curvature: dict, num_iter: int = 100) -> di
     # The targets are unused: the module already returns the cost of its batch.
     loader = [(batch, None) for batch in f.batches(num_iter)]
     try:
-        rt = range_test(module, lambda cost, _: cost, loader, optimizer, start_lr=start_lr,
-                        end_lr=end_lr, num_iter=num_iter)
+        rt = range_test(
+            module,
+            lambda cost, _: cost,
+            loader,
+            optimizer,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            num_iter=num_iter,
+        )
     except ValueError as err:
         return {"lr": None, "error": str(err)}
     return {
@@ -305,8 +313,12 @@ def _search(trials: _Trials, centre: float, analytic: bool) -> dict:
         h /= 2
         best = trials.best()
         trials.run([best * 10**-h, best * 10**h])
-    return {"coarse": coarse, "widened": widened, "refined": len(trials.final) - coarse - widened,
-            "resolution": 10**h}
+    return {
+        "coarse": coarse,
+        "widened": widened,
+        "refined": len(trials.final) - coarse - widened,
+        "resolution": 10**h,
+    }
 
 
 def _choose(trials: _Trials) -> tuple[float, float, float | None]:
@@ -396,17 +408,24 @@ def suggest(
     from .objectives import objective
 
     f = objective(f)
-    steps = DEFAULT_STEPS.get(f.kind, 100) if steps is None else _checks.int_in_range(
-        "steps", steps, 1, MAX_STEPS)
+    steps = (
+        DEFAULT_STEPS.get(f.kind, 100)
+        if steps is None
+        else _checks.int_in_range("steps", steps, 1, MAX_STEPS)
+    )
     seed = _checks.int_in_range("seed", seed, 0, 2**63 - 1)
     if progress is not None and not callable(progress):
-        _checks.fail("progress", progress, "expected a callable progress(done, total) or None",
-                     TypeError)
+        _checks.fail(
+            "progress", progress, "expected a callable progress(done, total) or None", TypeError
+        )
     w0 = f.point(start)
     f0 = f.loss(w0)
     if not math.isfinite(f0):
-        _checks.fail("start", w0.tolist() if f.dim <= 8 else f"<{f.dim} numbers>",
-                     f"the cost there is not finite ({f0})")
+        _checks.fail(
+            "start",
+            w0.tolist() if f.dim <= 8 else f"<{f.dim} numbers>",
+            f"the cost there is not finite ({f0})",
+        )
     models = f.kind in ("dataset", "model")
     total, done = (4 if models else 3), 0
 
@@ -454,8 +473,15 @@ def suggest(
     answers = [m["lr"] for m in methods.values() if m.get("lr")]
     agree = max(answers) / min(answers) <= AGREE_FACTOR
     text = _explain(methods, lr, lr_max, agree, steps)
-    return Suggestion(lr=lr, lr_max=float(lr_max), methods=methods, agree=bool(agree),
-                      steps=steps, explanation=text, objective=f.name)
+    return Suggestion(
+        lr=lr,
+        lr_max=float(lr_max),
+        methods=methods,
+        agree=bool(agree),
+        steps=steps,
+        explanation=text,
+        objective=f.name,
+    )
 
 
 def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -> str:
@@ -463,8 +489,12 @@ def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -
     parts = []
     if c["lr"] is not None:
         moved = c["sharpness"] > c["sharpness_start"] * 1.01
-        seen = (f"{_g(c['sharpness_start'])} at the start and L = {_g(c['sharpness'])} at most "
-                "along a short run" if moved else f"L = {_g(c['sharpness'])} at the start")
+        seen = (
+            f"{_g(c['sharpness_start'])} at the start and L = {_g(c['sharpness'])} at most "
+            "along a short run"
+            if moved
+            else f"L = {_g(c['sharpness'])} at the start"
+        )
         parts.append(
             f"Curvature: the sharpness is {seen}, so 1/L = {_g(c['lr'])} is the classic safe "
             f"step and 2/L = {_g(c['lr_max'])} the stability ceiling of a quadratic."
@@ -489,9 +519,12 @@ def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -
         f"Sweep: {len(s['lrs'])} learning rates, each run for {steps} steps from the same start; "
         f"the lowest final cost, {_g(s['best_final_loss'])} (from {_g(s['start_loss'])}), came "
         f"at {_g(s['best_lr'])}"
-        + (f"; from {_g(s['first_failing_lr'])} up, runs fail (they diverge, bounce or land "
-           "worse, losing more than 1% of the best progress)." if s["first_failing_lr"]
-           is not None else "; no larger one failed.")
+        + (
+            f"; from {_g(s['first_failing_lr'])} up, runs fail (they diverge, bounce or land "
+            "worse, losing more than 1% of the best progress)."
+            if s["first_failing_lr"] is not None
+            else "; no larger one failed."
+        )
     )
     if lr != s["best_lr"]:
         parts.append(
@@ -505,17 +538,24 @@ def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -
     if not agree:
         why = []
         if c["lr"] is not None and lr > AGREE_FACTOR * c["lr"]:
-            why.append("the curvature bound is cautious here: the sharpness changes along the "
-                       "run (on networks it settles at 2/lr, the edge of stability)")
+            why.append(
+                "the curvature bound is cautious here: the sharpness changes along the "
+                "run (on networks it settles at 2/lr, the edge of stability)"
+            )
         if rt is not None and rt["lr"] is not None and lr > AGREE_FACTOR * rt["lr"]:
-            why.append("the range test reads a short run whose learning rate keeps growing, not "
-                       "this budget")
+            why.append(
+                "the range test reads a short run whose learning rate keeps growing, not "
+                "this budget"
+            )
         if why:
-            parts.append("The methods disagree; the sweep measured the budget itself, so it "
-                         "decides: " + "; ".join(why) + ".")
+            parts.append(
+                "The methods disagree; the sweep measured the budget itself, so it "
+                "decides: " + "; ".join(why) + "."
+            )
         else:
-            parts.append("The methods disagree; the sweep measured the budget itself, so it "
-                         "decides.")
+            parts.append(
+                "The methods disagree; the sweep measured the budget itself, so it decides."
+            )
     else:
         parts.append("The methods agree within a factor of 3.")
     return " ".join(parts)

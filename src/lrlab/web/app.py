@@ -103,11 +103,18 @@ class Limits:
     def for_objective(self, f: Objective) -> dict:
         """The limits that apply to ``f``, as the page shows them."""
         if f.kind == "dataset":
-            return {"steps": self.dataset_steps, "lanes": self.dataset_lanes,
-                    "compare_lanes": min(self.compare_lanes, self.dataset_lanes),
-                    "work": self.dataset_work}
-        return {"steps": self.steps, "lanes": self.lanes, "compare_lanes": self.compare_lanes,
-                "work": self.work}
+            return {
+                "steps": self.dataset_steps,
+                "lanes": self.dataset_lanes,
+                "compare_lanes": min(self.compare_lanes, self.dataset_lanes),
+                "work": self.dataset_work,
+            }
+        return {
+            "steps": self.steps,
+            "lanes": self.lanes,
+            "compare_lanes": self.compare_lanes,
+            "work": self.work,
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,18 +154,26 @@ def _describe_validation(errors: list[dict]) -> tuple[str, list[dict]]:
 # ---------------------------------------------------------------------------------------------
 # Request models.
 
-ObjectiveText = Annotated[str, Field(
-    min_length=1, max_length=expr.MAX_LENGTH,
-    description="A catalogue name ('rosenbrock', 'bowl:kappa=10'), a dataset problem "
-                "('digits-mlp') or a cost expression ('x**4 - 4*x**2 + x').",
-    examples=["rosenbrock"],
-)]
+ObjectiveText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=expr.MAX_LENGTH,
+        description="A catalogue name ('rosenbrock', 'bowl:kappa=10'), a dataset problem "
+        "('digits-mlp') or a cost expression ('x**4 - 4*x**2 + x').",
+        examples=["rosenbrock"],
+    ),
+]
 Rate = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, description="A learning rate.")]
 Coordinate = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
-Point = Annotated[list[Coordinate], Field(
-    min_length=1, max_length=expr.MAX_PARAMS,
-    description="A starting point, one number per parameter (analytic objectives only).",
-)]
+Point = Annotated[
+    list[Coordinate],
+    Field(
+        min_length=1,
+        max_length=expr.MAX_PARAMS,
+        description="A starting point, one number per parameter (analytic objectives only).",
+    ),
+]
 Steps = Annotated[int, Field(ge=1, le=descent.MAX_STEPS, description="Steps per run.")]
 
 
@@ -213,9 +228,14 @@ class SuggestRequest(_Body):
 
 
 class LossesRequest(_Body):
-    losses: Annotated[list[float | None], Field(min_length=2, max_length=10_000_000,
-                                                description="Costs, one per logged step; "
-                                                            "null for a non-finite value.")]
+    losses: Annotated[
+        list[float | None],
+        Field(
+            min_length=2,
+            max_length=10_000_000,
+            description="Costs, one per logged step; null for a non-finite value.",
+        ),
+    ]
     floor: Annotated[float | None, Field(allow_inf_nan=False)] = None
     lr: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = None
 
@@ -247,7 +267,8 @@ class RunOut(BaseModel):
     grad_norms: list[float | None]
     step_sizes: list[float | None]
     params: list[list[float | None]] | None = Field(
-        None, description="The path w[0..n], kept for objectives of up to 16 parameters.")
+        None, description="The path w[0..n], kept for objectives of up to 16 parameters."
+    )
     final_loss: float | None
     diverged_at: int | None
     floor: float | None
@@ -421,8 +442,9 @@ class _Lab:
     def _reserve(self) -> None:
         """Count one more computation waiting (call with the lock held)."""
         if self.waiting >= self.limits.queue:
-            raise LabError(503, "the lab is busy: too many computations are waiting; "
-                                "try again in a moment")
+            raise LabError(
+                503, "the lab is busy: too many computations are waiting; try again in a moment"
+            )
         self.waiting += 1
 
     def _submit(self, fn: Callable, *args) -> concurrent.futures.Future:
@@ -447,8 +469,11 @@ class _Lab:
             raise self._too_long() from None
 
     def _too_long(self) -> LabError:
-        return LabError(503, f"the computation took longer than {self.limits.seconds:g} s, the "
-                             "limit per request; ask for fewer steps or learning rates")
+        return LabError(
+            503,
+            f"the computation took longer than {self.limits.seconds:g} s, the "
+            "limit per request; ask for fewer steps or learning rates",
+        )
 
     def _deadline(self) -> float:
         return time.monotonic() + self.limits.seconds
@@ -514,14 +539,17 @@ class _Lab:
         if steps > lim["steps"]:
             raise LabError(400, f"steps={steps} is too many for {what}: at most {lim['steps']}")
         if lanes > lim["lanes"]:
-            raise LabError(400, f"{lanes} learning rates are too many for {what}: "
-                                f"at most {lim['lanes']}")
+            raise LabError(
+                400, f"{lanes} learning rates are too many for {what}: at most {lim['lanes']}"
+            )
         work = lanes * steps * f.dim
         if work > lim["work"]:
             raise LabError(
-                400, f"{lanes} learning rates x {steps} steps x {f.dim} parameters = {work:,} is "
-                     f"too much work for {what}: at most {lim['work']:,}; ask for fewer steps "
-                     "or learning rates")
+                400,
+                f"{lanes} learning rates x {steps} steps x {f.dim} parameters = {work:,} is "
+                f"too much work for {what}: at most {lim['work']:,}; ask for fewer steps "
+                "or learning rates",
+            )
 
     def marks(self, f: Objective, start: list[float] | None, deadline: float) -> dict:
         """Sharpness L (known at the minimum, else measured at the start) and 1/L, 2/L."""
@@ -537,13 +565,18 @@ class _Lab:
         value = _num(value)
         if value is None or value <= 0:
             return {"sharpness": value, "where": where, "one_over_L": None, "two_over_L": None}
-        return {"sharpness": value, "where": where, "one_over_L": 1 / value,
-                "two_over_L": 2 / value}
+        return {
+            "sharpness": value,
+            "where": where,
+            "one_over_L": 1 / value,
+            "two_over_L": 2 / value,
+        }
 
     # -- runs, batched across concurrent requests ---------------------------------------------
 
-    async def lanes(self, f: Objective, lrs: list[float], steps: int, start, ask_floor: str,
-                    shape: Callable) -> bytes:
+    async def lanes(
+        self, f: Objective, lrs: list[float], steps: int, start, ask_floor: str, shape: Callable
+    ) -> bytes:
         """Runs of ``f`` at ``lrs``, shaped into a response body by ``shape``.
 
         Asks for the same analytic objective, steps and start share one sweep. A sweep costs
@@ -640,8 +673,9 @@ class _Lab:
         watch = self._watch(job.deadline)
         watch(0, 0)
         lrs = sorted({lr for a in asks for lr in a.lrs})
-        sw = descent.sweep(job.f, lrs, job.steps, job.start, keep_params=job.f.dim <= 16,
-                           progress=watch)
+        sw = descent.sweep(
+            job.f, lrs, job.steps, job.start, keep_params=job.f.dim <= 16, progress=watch
+        )
         return dict(zip(lrs, sw.runs, strict=True))
 
 
@@ -695,7 +729,9 @@ def _objective_body(lab: _Lab, f: Objective, start, resolution: int, deadline: f
     lr_range, default_lr = _lr_range(marks)
     d = f.describe()
     d.update(
-        marks=marks, lr_range=lr_range, default_lr=default_lr,
+        marks=marks,
+        lr_range=lr_range,
+        default_lr=default_lr,
         default_steps=100 if f.kind == "dataset" else 200,
         limits=lab.limits.for_objective(f),
         surface=lab._remember(("surface", f.name, resolution), lambda: _surface(f, resolution), 32),
@@ -714,8 +750,14 @@ def _sweep_body(lab: _Lab, f: Objective, req: SweepRequest, deadline: float) -> 
         hi = hi if hi is not None else (20 / L if L else 10.0)
     if not lo < hi:
         raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
-    sw = descent.sweep(f, descent.lr_grid(lo, hi, req.num), req.steps, req.start,
-                       keep_params=False, progress=lab._watch(deadline))
+    sw = descent.sweep(
+        f,
+        descent.lr_grid(lo, hi, req.num),
+        req.steps,
+        req.start,
+        keep_params=False,
+        progress=lab._watch(deadline),
+    )
     d = sw.to_dict()
     d["marks"] = marks
     return _dumps(d)
@@ -733,13 +775,17 @@ def _pictures_body(lab: _Lab, f: Objective, req: PicturesRequest, deadline: floa
         lrs = descent.lr_grid(1e-3 / marks["sharpness"], 20 / marks["sharpness"], num)
     else:
         lrs = descent.lr_grid(1e-5, 10.0, num)
-    sw = descent.sweep(f, lrs, req.steps, req.start, keep_params=f.dim <= 16,
-                       progress=lab._watch(deadline))
+    sw = descent.sweep(
+        f, lrs, req.steps, req.start, keep_params=f.dim <= 16, progress=lab._watch(deadline)
+    )
     picks = _pick(sw)
     too_high = picks["high"] if picks["high"].regime == "too_high" else picks["very high"]
     paths = [("too low", picks["low"]), ("just right", picks["good"]), ("too high", too_high)]
     body = {
-        "objective": f.name, "steps": req.steps, "marks": marks, "sweep": sw.to_dict(),
+        "objective": f.name,
+        "steps": req.steps,
+        "marks": marks,
+        "sweep": sw.to_dict(),
         "paths": [{"label": label, "run": _run_dict(r)} for label, r in paths],
         "curves": [{"label": label, "run": _run_dict(picks[label])} for label, _ in CURVES],
     }
@@ -786,13 +832,16 @@ def _thin(values: np.ndarray, steps: np.ndarray) -> tuple[list, list]:
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _log_body(raw: bytes, filename: str, column: str | None, floor: float | None,
-              deadline: float) -> bytes:
+def _log_body(
+    raw: bytes, filename: str, column: str | None, floor: float | None, deadline: float
+) -> bytes:
     from .. import logs, regimes
 
     name = _SAFE_NAME.sub("_", Path(filename or "log.csv").name)[-120:].lstrip(".") or "log.csv"
-    if Path(name).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt") \
-            and "tfevents" not in name:
+    if (
+        Path(name).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt")
+        and "tfevents" not in name
+    ):
         name += ".csv"
     with tempfile.TemporaryDirectory(prefix="lrlab-web-") as tmp:
         path = Path(tmp) / name
@@ -800,10 +849,17 @@ def _log_body(raw: bytes, filename: str, column: str | None, floor: float | None
         log = logs.read_log(path, column=column)
     d = regimes.diagnose(log.values, floor=floor)
     values, steps = _thin(log.values, log.steps)
-    return _diagnosis_body(d, {
-        "values": values, "steps": steps, "column": log.column, "available": list(log.available),
-        "source": filename or name, "points": len(log.values),
-    })
+    return _diagnosis_body(
+        d,
+        {
+            "values": values,
+            "steps": steps,
+            "column": log.column,
+            "available": list(log.available),
+            "source": filename or name,
+            "points": len(log.values),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -811,9 +867,11 @@ def _log_body(raw: bytes, filename: str, column: str | None, floor: float | None
 
 
 _ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class _Headers:
@@ -880,8 +938,9 @@ def create_app(
         title="lrlab web lab",
         version=importlib.import_module("lrlab").__version__,
         description="Watch, compare, sweep, suggest and diagnose the learning rate of gradient "
-                    "descent. Every computation is a call into the lrlab library.",
-        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
+        "descent. Every computation is a call into the lrlab library.",
+        docs_url=None,
+        redoc_url=None,  # their pages load scripts from a CDN
         max_body_size=limits.upload_bytes + 2**20,
     )
     app.state.lab = lab
@@ -911,8 +970,11 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, err: StarletteHTTPException):
-        return _error(err.status_code, str(err.detail), **({} if err.status_code != 413 else {
-            "limit_bytes": limits.upload_bytes}))
+        return _error(
+            err.status_code,
+            str(err.detail),
+            **({} if err.status_code != 413 else {"limit_bytes": limits.upload_bytes}),
+        )
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -925,8 +987,11 @@ def create_app(
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     async def plotly():
-        return FileResponse(plotly_js, media_type="text/javascript",
-                            headers={"cache-control": "public, max-age=86400"})
+        return FileResponse(
+            plotly_js,
+            media_type="text/javascript",
+            headers={"cache-control": "public, max-age=86400"},
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -939,10 +1004,19 @@ def create_app(
         return {
             "objectives": rows,
             "functions": expr.FUNCTIONS,
-            "limits": {"analytic": limits.for_objective(lab.build("parabola")),
-                       "upload_bytes": limits.upload_bytes, "seconds": limits.seconds},
-            "features": {name: _optional(module) is not None for name, module in
-                         (("suggest", "suggest"), ("sharpness", "curvature"), ("logs", "logs"))},
+            "limits": {
+                "analytic": limits.for_objective(lab.build("parabola")),
+                "upload_bytes": limits.upload_bytes,
+                "seconds": limits.seconds,
+            },
+            "features": {
+                name: _optional(module) is not None
+                for name, module in (
+                    ("suggest", "suggest"),
+                    ("sharpness", "curvature"),
+                    ("logs", "logs"),
+                )
+            },
         }
 
     @app.post("/api/objective", response_model=ObjectiveOut, responses=_ERRORS, tags=["objectives"])
@@ -955,8 +1029,16 @@ def create_app(
     async def run(req: RunRequest):
         """Gradient descent with one learning rate, diagnosed against the known minimum."""
         f = await lab.objective(req.objective)
-        return _json(await lab.lanes(f, [req.lr], req.steps, req.start, "known",
-                                     lambda f, runs, floor: _run_dict(runs[0])))
+        return _json(
+            await lab.lanes(
+                f,
+                [req.lr],
+                req.steps,
+                req.start,
+                "known",
+                lambda f, runs, floor: _run_dict(runs[0]),
+            )
+        )
 
     @app.post("/api/compare", response_model=CompareOut, responses=_ERRORS, tags=["runs"])
     async def compare(req: CompareRequest):
@@ -964,12 +1046,20 @@ def create_app(
         f = await lab.objective(req.objective)
         cap = limits.for_objective(f)["compare_lanes"]
         if len(req.lrs) > cap:
-            raise LabError(400, f"{len(req.lrs)} learning rates are too many to compare: at "
-                                f"most {cap} (use /api/sweep for more)")
+            raise LabError(
+                400,
+                f"{len(req.lrs)} learning rates are too many to compare: at "
+                f"most {cap} (use /api/sweep for more)",
+            )
 
         def shape(f, runs, floor):
-            return {"objective": f.name, "steps": req.steps, "floor": floor,
-                    "best_lr": _best(runs).lr, "runs": [_run_dict(r) for r in runs]}
+            return {
+                "objective": f.name,
+                "steps": req.steps,
+                "floor": floor,
+                "best_lr": _best(runs).lr,
+                "runs": [_run_dict(r) for r in runs],
+            }
 
         return _json(await lab.lanes(f, req.lrs, req.steps, req.start, "sweep", shape))
 
@@ -994,9 +1084,15 @@ def create_app(
             raise LabError(501, "sharpness is not available in this installation")
         f = await lab.objective(req.objective)
         value = await lab.call(lambda f, at, _deadline: curvature.sharpness(f, at=at), f, req.at)
-        return {"objective": f.name, "sharpness": _num(value),
-                "at": req.at if req.at is not None else _json_array(f.start.cpu().numpy())
-                if f.dim <= 16 else None}
+        return {
+            "objective": f.name,
+            "sharpness": _num(value),
+            "at": req.at
+            if req.at is not None
+            else _json_array(f.start.cpu().numpy())
+            if f.dim <= 16
+            else None,
+        }
 
     @app.post("/api/suggest", responses=_ERRORS, tags=["curvature"])
     async def suggest(req: SuggestRequest):
@@ -1028,22 +1124,26 @@ def create_app(
             raise LabError(501, "reading logs is not available in this installation")
         raw = await file.read(limits.upload_bytes + 1)
         if len(raw) > limits.upload_bytes:
-            raise LabError(413, f"the file is larger than {_size(limits.upload_bytes)}, the "
-                                "largest log accepted")
+            raise LabError(
+                413,
+                f"the file is larger than {_size(limits.upload_bytes)}, the largest log accepted",
+            )
         if not raw:
             raise LabError(400, f"{file.filename or 'the file'}: the file is empty")
         column = column or None
         return _json(await lab.call(_log_body, raw, file.filename or "", column, floor))
 
-    @app.post("/api/diagnose/losses", response_model=DiagnosisOut, responses=_ERRORS,
-              tags=["diagnose"])
+    @app.post(
+        "/api/diagnose/losses", response_model=DiagnosisOut, responses=_ERRORS, tags=["diagnose"]
+    )
     async def diagnose_losses(req: LossesRequest):
         """Diagnose a cost curve given as numbers (null for a non-finite value)."""
         from .. import regimes
 
         if len(req.losses) > limits.curve_points:
-            raise LabError(400, f"{len(req.losses)} costs are too many: at most "
-                                f"{limits.curve_points:,}")
+            raise LabError(
+                400, f"{len(req.losses)} costs are too many: at most {limits.curve_points:,}"
+            )
         values = np.array([math.nan if v is None else v for v in req.losses], dtype=float)
 
         def work(_deadline):
