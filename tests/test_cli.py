@@ -134,3 +134,8 @@ def test_console_script_subprocess():
         check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_no_arguments_prints_the_help(capsys):
+    code, out, err = run_cli(capsys)
+    assert code == 0 and "Usage" in out and "sweep" in out and err == ""

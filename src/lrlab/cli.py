@@ -330,8 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, standalone_mode=False, prog_name="lrlab")
+        # No arguments: the help, on stdout, as for --help.
+        app(args=args or ["--help"], standalone_mode=False, prog_name="lrlab")
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
