@@ -224,3 +224,9 @@ def test_sparse_divergence_checks_record_the_same(monkeypatch):
     for a, b in zip(every_step.runs, sparse.runs):
         assert a.diverged_at == b.diverged_at
         np.testing.assert_array_equal(a.losses, b.losses)
+
+
+def test_tracking_sharpness_respects_keep_params_false():
+    run = lrlab.descend("hill", lr=0.05, steps=20, track_sharpness=10, keep_params=False)
+    assert run.params is None
+    assert run.sharpness[:, 0].tolist() == [0, 10, 20]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -462,8 +462,9 @@ def descend(
     lr = _checks.positive_float("lr", lr)
     if track_sharpness is not None:
         track_sharpness = _checks.int_in_range("track_sharpness", track_sharpness, 1, MAX_STEPS)
-        keep_params = True
-    f, lrs, steps, w0, keep = _prepare(f, [lr], steps, start, keep_params)
+    # Tracking needs the path; it is dropped again afterwards if the caller said not to keep it.
+    keep_path = True if track_sharpness is not None else keep_params
+    f, lrs, steps, w0, keep = _prepare(f, [lr], steps, start, keep_path)
     out = _engine(f, lrs, steps, w0, schedule, keep, None)
     run = _runs(f.name, lrs, steps, out, f.minimum)[0]
     if track_sharpness is not None:
@@ -472,9 +473,7 @@ def descend(
         n = len(run.losses) - 1
         at = sorted(set(range(0, n + 1, track_sharpness)) | {n})
         track = np.array([(t, sharpness(f, at=run.params[t])) for t in at])
-        object.__setattr__(run, "sharpness", track)
-        if keep_params is False:
-            object.__setattr__(run, "params", None)
+        run = replace(run, sharpness=track, params=None if keep_params is False else run.params)
     return run
 
 

@@ -81,6 +81,8 @@ class Objective:
     formula: str | None = None
     batch_size: int | None = None
     _minimum: Callable[[], float | None] | None = field(default=None, repr=False)
+    # Costs alone, without gradients (e.g. for a contour grid); None: the lanes' costs.
+    _values: Callable[[torch.Tensor, Batch], torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -145,8 +147,15 @@ class Objective:
         return total_L, total_G
 
     def losses(self, W: torch.Tensor) -> torch.Tensor:
-        """Full-data costs ``(K,)`` of the lanes ``W (K, dim)``."""
-        return self.full_value_and_grad(W)[0]
+        """Full-data costs ``(K,)`` of the lanes ``W (K, dim)``, without gradients."""
+        if self._values is None:
+            return self.full_value_and_grad(W)[0]
+        total = None
+        with torch.no_grad():
+            for batch, weight in self._full_batch():
+                v = weight * self._values(W, batch)
+                total = v if total is None else total + v
+        return total
 
     def loss(self, w: torch.Tensor | Sequence[float]) -> float:
         """The full-data cost at one point.
@@ -275,6 +284,7 @@ def _analytic(
         _batches=_no_data,
         _full_batch=_full_data_once,
         _single=lambda w, batch=None: fn(w[None])[0],
+        _values=lambda W, batch=None: fn(W),
         param_names=params,
         minima=minima,
         sharpness_at_minimum=sharpness,
