@@ -58,9 +58,10 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from .. import datasets, descent, expr
+from .. import curvature, datasets, descent, expr, logs, regimes
 from ..objectives import Objective, catalogue_table
 from ..objectives import objective as make_objective
+from ..suggest import suggest as suggest_lr
 
 __all__ = ["Limits", "create_app", "serve"]
 
@@ -415,13 +416,6 @@ class _Job:
         self.submitted = False
 
 
-def _optional(module: str):
-    try:
-        return importlib.import_module(f"lrlab.{module}")
-    except ImportError:
-        return None
-
-
 def _base(spec: str) -> str:
     return spec.partition(":")[0]
 
@@ -557,11 +551,9 @@ class _Lab:
         if f.sharpness_at_minimum is not None:
             where, value = "minimum", f.sharpness_at_minimum
         else:
-            curvature = _optional("curvature")
-            if curvature is not None:
-                key = ("sharpness", f.name, tuple(start) if start else None)
-                value = self._remember(key, lambda: curvature.sharpness(f, at=start))
-                where = "start"
+            key = ("sharpness", f.name, tuple(start) if start else None)
+            value = self._remember(key, lambda: curvature.sharpness(f, at=start))
+            where = "start"
         value = _num(value)
         if value is None or value <= 0:
             return {"sharpness": value, "where": where, "one_over_L": None, "two_over_L": None}
@@ -835,8 +827,6 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 def _log_body(
     raw: bytes, filename: str, column: str | None, floor: float | None, deadline: float
 ) -> bytes:
-    from .. import logs, regimes
-
     name = _SAFE_NAME.sub("_", Path(filename or "log.csv").name)[-120:].lstrip(".") or "log.csv"
     if (
         Path(name).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt")
@@ -1009,14 +999,8 @@ def create_app(
                 "upload_bytes": limits.upload_bytes,
                 "seconds": limits.seconds,
             },
-            "features": {
-                name: _optional(module) is not None
-                for name, module in (
-                    ("suggest", "suggest"),
-                    ("sharpness", "curvature"),
-                    ("logs", "logs"),
-                )
-            },
+            # What this lab serves; the page hides what a server leaves out.
+            "features": {"suggest": True, "sharpness": True, "logs": True},
         }
 
     @app.post("/api/objective", response_model=ObjectiveOut, responses=_ERRORS, tags=["objectives"])
@@ -1079,9 +1063,6 @@ def create_app(
     @app.post("/api/sharpness", responses=_ERRORS, tags=["curvature"])
     async def sharpness(req: SharpnessRequest) -> dict:
         """The top Hessian eigenvalue at a point (the start by default)."""
-        curvature = _optional("curvature")
-        if curvature is None:
-            raise LabError(501, "sharpness is not available in this installation")
         f = await lab.objective(req.objective)
         value = await lab.call(lambda f, at, _deadline: curvature.sharpness(f, at=at), f, req.at)
         return {
@@ -1097,16 +1078,13 @@ def create_app(
     @app.post("/api/suggest", responses=_ERRORS, tags=["curvature"])
     async def suggest(req: SuggestRequest):
         """A suggested learning rate, the methods behind it and how far they agree."""
-        module = _optional("suggest")
-        if module is None:
-            raise LabError(501, "suggestions are not available in this installation")
         f = await lab.objective(req.objective)
         if req.steps is not None:
             lab.check_work(f, 1, req.steps)
 
         def work(f, steps, start, deadline):
             def make():
-                g = module.suggest(f, steps=steps, start=start, progress=lab._watch(deadline))
+                g = suggest_lr(f, steps=steps, start=start, progress=lab._watch(deadline))
                 return _dumps(g.to_dict())
 
             return lab._remember(("suggest", f.name, steps, tuple(start or ())), make, 64)
@@ -1120,8 +1098,6 @@ def create_app(
         floor: Annotated[float | None, Form(allow_inf_nan=False)] = None,
     ):
         """Read the loss curve out of an uploaded training log and diagnose it."""
-        if _optional("logs") is None:
-            raise LabError(501, "reading logs is not available in this installation")
         raw = await file.read(limits.upload_bytes + 1)
         if len(raw) > limits.upload_bytes:
             raise LabError(
@@ -1138,8 +1114,6 @@ def create_app(
     )
     async def diagnose_losses(req: LossesRequest):
         """Diagnose a cost curve given as numbers (null for a non-finite value)."""
-        from .. import regimes
-
         if len(req.losses) > limits.curve_points:
             raise LabError(
                 400, f"{len(req.losses)} costs are too many: at most {limits.curve_points:,}"
