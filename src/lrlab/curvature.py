@@ -65,6 +65,9 @@ __all__ = ["hessian_eigenvalues", "sharpness"]
 MAX_ITER = 10_000
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
+#: ``progress(done, total)``, called after each Lanczos iteration; raising from it stops the work
+#: (the web lab's deadline), so a long computation can be cut short between two iterations.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ def _lanczos(
     max_iter: int,
     gen: torch.Generator,
     v0: torch.Tensor | None = None,
+    progress: Progress | None = None,
 ) -> _Lanczos:
     """The ``k`` largest eigenvalues of the symmetric operator ``matvec`` by Lanczos.
 
@@ -153,6 +157,8 @@ def _lanczos(
     q = q / norm if math.isfinite(norm) and norm > 0 else fresh(0)
     converged = False
     for j in range(m_max):
+        if progress is not None:
+            progress(j, m_max)
         if j == len(Q):
             Q = torch.cat([Q, torch.zeros(min(len(Q), m_max - len(Q)), dim, dtype=Q.dtype)])
         Q[j] = q
@@ -197,7 +203,7 @@ def _lanczos(
     return _Lanczos(values, residuals, vector, m, converged)
 
 
-def _prepare(f, at, k, tol, max_iter, seed):
+def _prepare(f, at, k, tol, max_iter, seed, progress=None):
     from .objectives import objective
 
     f = objective(f)
@@ -209,12 +215,16 @@ def _prepare(f, at, k, tol, max_iter, seed):
     # The default k=3 must work on a 1-D or 2-D cost: ask for more than dim, get all of them.
     k = min(_checks.int_in_range("k", k, 1, MAX_ITER), f.dim)
     seed = _checks.int_in_range("seed", seed, 0, 2**63 - 1)
+    if progress is not None and not callable(progress):
+        _checks.fail("progress", progress, "expected a callable progress(done, total)", TypeError)
     return f, w, k, tol, max_iter, seed
 
 
-def _top(f, w, k, *, tol, max_iter, batch, seed, v0=None) -> _Lanczos:
+def _top(f, w, k, *, tol, max_iter, batch, seed, v0=None, progress=None) -> _Lanczos:
     gen = torch.Generator().manual_seed(seed)
-    result = _lanczos(_hvp(f, w, batch), f.dim, k, tol=tol, max_iter=max_iter, gen=gen, v0=v0)
+    result = _lanczos(
+        _hvp(f, w, batch), f.dim, k, tol=tol, max_iter=max_iter, gen=gen, v0=v0, progress=progress
+    )
     if not result.converged:
         worst = float(np.max(result.residuals / max(np.abs(result.values).max(), 1e-300)))
         warnings.warn(
@@ -235,6 +245,7 @@ def hessian_eigenvalues(
     max_iter: int = 100,
     batch=None,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """The ``k`` largest (algebraic) eigenvalues of the Hessian of ``f`` at ``at``, descending.
 
@@ -256,6 +267,8 @@ def hessian_eigenvalues(
         batch: one batch of :meth:`~lrlab.objectives.Objective.batches` for the curvature of
             that mini-batch's cost; None (default) uses the full data.
         seed: seeds the random start vector, so results are reproducible.
+        progress: called as ``progress(done, max_iter)`` before each Lanczos iteration; an
+            exception it raises stops the computation and propagates (a deadline, a cancel).
 
     Returns:
         A float64 numpy array of the ``min(k, dim)`` largest eigenvalues, largest first.
@@ -268,8 +281,10 @@ def hessian_eigenvalues(
         >>> hessian_eigenvalues("bowl:kappa=100", k=2).round(6).tolist()
         [100.0, 1.0]
     """
-    f, w, k, tol, max_iter, seed = _prepare(f, at, k, tol, max_iter, seed)
-    return _top(f, w, k, tol=tol, max_iter=max_iter, batch=batch, seed=seed).values
+    f, w, k, tol, max_iter, seed = _prepare(f, at, k, tol, max_iter, seed, progress)
+    return _top(
+        f, w, k, tol=tol, max_iter=max_iter, batch=batch, seed=seed, progress=progress
+    ).values
 
 
 def sharpness(
@@ -280,6 +295,7 @@ def sharpness(
     max_iter: int = 100,
     batch=None,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> float:
     """The sharpness: the largest algebraic eigenvalue of the Hessian of ``f`` at ``at``.
 
@@ -296,6 +312,8 @@ def sharpness(
         max_iter: the most Lanczos iterations; a ``RuntimeWarning`` says when they ran out.
         batch: one mini-batch to measure on; None (default) uses the full data.
         seed: seeds the random start vector.
+        progress: called as ``progress(done, max_iter)`` before each Lanczos iteration; an
+            exception it raises stops the computation and propagates (a deadline, a cancel).
 
     Returns:
         The top Hessian eigenvalue, a float.
@@ -310,5 +328,6 @@ def sharpness(
         Lanczos (1950); Cohen et al., "Gradient descent on neural networks typically occurs at
         the edge of stability", ICLR 2021.
     """
-    f, w, _, tol, max_iter, seed = _prepare(f, at, 1, tol, max_iter, seed)
-    return float(_top(f, w, 1, tol=tol, max_iter=max_iter, batch=batch, seed=seed).values[0])
+    f, w, _, tol, max_iter, seed = _prepare(f, at, 1, tol, max_iter, seed, progress)
+    top = _top(f, w, 1, tol=tol, max_iter=max_iter, batch=batch, seed=seed, progress=progress)
+    return float(top.values[0])

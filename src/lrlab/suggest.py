@@ -147,7 +147,7 @@ def _g(x: float | None) -> str:
 # --------------------------------------------------------------------------- curvature
 
 
-def _curvature(f, w0: torch.Tensor, steps: int, seed: int) -> dict:
+def _curvature(f, w0: torch.Tensor, steps: int, seed: int, poll=None) -> dict:
     """Sharpness at the start and along a short run at ``1/|L0|``; the largest is the bound."""
     from .curvature import _top
     from .descent import descend
@@ -157,7 +157,9 @@ def _curvature(f, w0: torch.Tensor, steps: int, seed: int) -> dict:
         # Hessian-vector products, and a warm start from the last top eigenvector saves more.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _top(f, at, 1, tol=1e-3, max_iter=40, batch=None, seed=seed, v0=v0)
+            return _top(
+                f, at, 1, tol=1e-3, max_iter=40, batch=None, seed=seed, v0=v0, progress=poll
+            )
 
     top = measure(w0)
     L0 = float(top.values[0])
@@ -246,8 +248,8 @@ def _range_test(f, w0: torch.Tensor, curvature: dict, num_iter: int = 100) -> di
 class _Trials:
     """Every learning rate tried for the budget, with its final cost, in one place."""
 
-    def __init__(self, f, w0: torch.Tensor, steps: int, f0: float):
-        self.f, self.w0, self.steps, self.f0 = f, w0, steps, f0
+    def __init__(self, f, w0: torch.Tensor, steps: int, f0: float, poll=None):
+        self.f, self.w0, self.steps, self.f0, self.poll = f, w0, steps, f0, poll
         self.final: dict[float, float] = {}
 
     def run(self, lrs) -> None:
@@ -256,7 +258,9 @@ class _Trials:
         lrs = [float(a) for a in lrs if _LR_FLOOR <= a <= _LR_CEIL and float(a) not in self.final]
         if not lrs:
             return
-        sw = sweep(self.f, lrs=lrs, steps=self.steps, start=self.w0, keep_params=False)
+        sw = sweep(
+            self.f, lrs=lrs, steps=self.steps, start=self.w0, keep_params=False, progress=self.poll
+        )
         for lr, value in zip(lrs, sw.final_losses, strict=True):
             self.final[lr] = float(value) if math.isfinite(value) else math.inf
 
@@ -388,7 +392,9 @@ def suggest(
             default 200 for analytic costs and 100 for models and dataset problems.
         start: the starting point (``dim`` numbers); None uses the objective's.
         seed: seeds the random start vectors of the curvature estimates.
-        progress: called as ``progress(done, total)`` after each stage.
+        progress: called as ``progress(done, total)`` after each stage, and with the same
+            counts within a stage's loops, so that an exception it raises (a deadline, a
+            cancel) stops the work soon.
 
     Returns:
         A :class:`Suggestion`.
@@ -435,14 +441,18 @@ def suggest(
         if progress is not None:
             progress(done, total)
 
-    curv = _curvature(f, w0, steps, seed)
+    def poll(*_inner) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    curv = _curvature(f, w0, steps, seed, poll)
     tick()
     methods: dict[str, dict] = {"curvature": curv}
     if models:
         methods["range_test"] = _range_test(f, w0, curv)
         tick()
     centre = curv["lr"] or (methods.get("range_test", {}).get("lr")) or 1e-2
-    trials = _Trials(f, w0, steps, f0)
+    trials = _Trials(f, w0, steps, f0, poll)
     search = _search(trials, centre, analytic=not models)
     tick()
     _check_progress(trials)
