@@ -415,3 +415,103 @@ def test_the_judges_statistics_are_numpys_to_the_bit():
             t = np.arange(n)
             want = y - np.polyval(np.polyfit(t, y, 1), t)
             np.testing.assert_array_equal(_detrend(y), want)
+
+
+# ------------------------------------------------------------------------------ the optimizer
+
+
+def _torch_quadratic(opt_cls, lr, steps=STEPS, kappa=1.0, **opts):
+    """A plain torch.optim loop on f = (x1**2 + x2**2 / kappa) / 2 (sharpness 1) from (1, 1)."""
+    x = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    lam = torch.tensor([1.0, 1.0 / kappa], dtype=torch.float64)
+    opt = opt_cls([x], lr=lr, **opts)
+    losses, grads = [], []
+    for t in range(steps + 1):
+        opt.zero_grad()
+        f = 0.5 * (lam * x * x).sum()
+        f.backward()
+        losses.append(f.item())
+        grads.append(x.grad.norm().item())
+        if not math.isfinite(losses[-1]) or losses[-1] > 1e200:
+            losses += [math.inf] * (steps - t)
+            grads += [math.inf] * (steps - t)
+            break
+        opt.step()
+    return np.array(losses), np.array(grads)
+
+
+class _Momentum:
+    """A rule object as lrlab.optim hands it over: a name, its momentum, its stability limit."""
+
+    name = "sgd"
+
+    def __init__(self, momentum, nesterov=False):
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def stability_limit(self, sharpness):
+        b = self.momentum
+        return (2 + 2 * b) / ((1 + 2 * b) if self.nesterov else 1) / sharpness
+
+
+def _momentum_converges(lr, momentum, nesterov=False, sharpness=1.0):
+    """The oracle: torch's heavy-ball (or Nesterov) step on L/2 x**2 is the linear map
+    (x, buf) -> (x - lr * step, buf'), buf' = momentum * buf + L x, step = buf' (Nesterov:
+    L x + momentum * buf'); it converges when its spectral radius is below 1."""
+    b, h = momentum, lr * sharpness
+    if nesterov:
+        a = np.array([[1 - h * (1 + b), -lr * b * b], [sharpness, b]])
+    else:
+        a = np.array([[1 - h, -lr * b], [sharpness, b]])
+    return float(np.abs(np.linalg.eigvals(a)).max()) < 1
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_inside_its_limit_is_not_diverging_and_outside_is(beta, nesterov):
+    rule = _Momentum(beta, nesterov)
+    edge = rule.stability_limit(1.0)
+    for m in (0.5, 0.9, 0.99, 1.02, 1.2):
+        lr = m * edge
+        losses, _ = _torch_quadratic(torch.optim.SGD, lr, momentum=beta, nesterov=nesterov)
+        stable = _momentum_converges(lr, beta, nesterov)
+        assert stable == (m < 1), (beta, m)  # the rule's limit agrees with the linear map
+        for sharp in (None, 1.0):
+            d = diagnose(losses, 0.0, lr=lr, optimizer=rule, sharpness=sharp)
+            if m > 1:
+                assert d.regime == "diverging", (beta, m, sharp, d.advice)
+            else:
+                assert d.regime != "diverging", (beta, m, sharp, d.advice)
+            if sharp is not None and d.regime == "diverging":
+                assert f"(2 + 2*{beta:g})" in d.advice and "2/L" not in d.advice
+                assert d.next_lr == pytest.approx(edge / 2, rel=0.05)
+
+
+def test_ringing_that_overshoots_above_the_start_is_not_diverging_with_momentum():
+    lr = 0.99 * 3.98
+    losses, _ = _torch_quadratic(torch.optim.SGD, lr, momentum=0.99)
+    assert np.median(losses[-20:]) > losses[0]  # still above its start after 200 steps ...
+    assert _momentum_converges(lr, 0.99)  # ... but it converges
+    # read as plain gradient descent the curve looks like a blow-up; with momentum it rings
+    assert diagnose(losses, 0.0, lr=lr).regime == "diverging"
+    d = diagnose(losses, 0.0, lr=lr, optimizer=_Momentum(0.99))
+    assert d.regime == "too_high" and "momentum" in d.advice
+
+
+def test_adam_advice_judges_the_curve_and_does_not_cite_2_over_L():
+    for lr in (0.01, 0.3, 3.0, 1e3):
+        losses, grads = _torch_quadratic(torch.optim.Adam, lr, kappa=100.0)
+        d = diagnose(losses, 0.0, lr=lr, grad_norms=grads, optimizer="adam", sharpness=1.0)
+        assert "2/L" not in d.advice and "stability_limit" not in d.evidence
+        assert d.evidence["efficiency"] is None  # 1 - alpha*L/2 is a gradient-descent fact
+    # Adam's steps are about lr long whatever the gradient: lr = 1e-4 crawls from (1, 1)
+    crawl, _ = _torch_quadratic(torch.optim.Adam, 1e-4, kappa=100.0)
+    assert diagnose(crawl, 0.0, lr=1e-4, optimizer="adam").regime == "too_low"
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "exc", "words"),
+    [("adma", ValueError, "did you mean adam"), (3, TypeError, "optimizer")],
+)
+def test_unknown_optimizers_are_refused(optimizer, exc, words):
+    with pytest.raises(exc, match=words):
+        diagnose([1.0, 0.5, 0.25], optimizer=optimizer)

@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from lrlab._checks import fail, finite_float, positive_float
+from lrlab._checks import closest, fail, finite_float, positive_float
+from lrlab._format import fmt, json_safe
 
 __all__ = ["REGIMES", "TOL", "Diagnosis", "diagnose"]
 
@@ -54,6 +55,7 @@ _Q_OVERSHOOT = 0.2  # efficiency below this: alpha*L > 1.6 on a quadratic, the s
 _STATIONARY = 1e-3  # final gradient norm below this fraction of the largest: a stationary point
 _NOISE_PLATEAU = 0.01  # tail noise above this fraction of the remaining gap: bouncing
 _MAX_POINTS = 10_000_000
+_BLOWUP_GROWTH = 10.0  # the cost grew this many times its initial gap: blown up, whatever the shape
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Diagnosis:
         return {
             "regime": self.regime,
             "confidence": self.confidence,
-            "evidence": {k: _json_value(v) for k, v in self.evidence.items()},
+            "evidence": {k: json_safe(v) for k, v in self.evidence.items()},
             "advice": self.advice,
             "next_lr": self.next_lr,
         }
@@ -116,6 +118,8 @@ def diagnose(
     grad_norms: Any = None,
     step_sizes: Any = None,
     start_loss: float | None = None,
+    optimizer: Any = None,
+    sharpness: float | None = None,
 ) -> Diagnosis:
     """Label a run's cost curve with its learning-rate regime, with evidence and advice.
 
@@ -130,6 +134,16 @@ def diagnose(
         grad_norms: the gradient norm at each step (same length as ``losses``, or one less).
         step_sizes: the length of each step (same length as ``losses``, or one less).
         start_loss: the cost at the starting point when the log begins later.
+        optimizer: the update rule that made the run: None or ``"sgd"`` (plain gradient
+            descent), a name (``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``), or a rule
+            object with ``.name`` and, as it applies, ``.momentum``, ``.nesterov``,
+            ``.dampening`` and ``stability_limit(sharpness)`` (``lrlab.optim``'s rules). With
+            momentum or an adaptive rule the cost rings and overshoots on its way down: a
+            run whose swings shrink is not diverging, the descent efficiency (a plain
+            gradient-descent quantity) is not used, and the advice speaks of that rule.
+        sharpness: the largest Hessian eigenvalue ``L`` near the run, when known: the advice
+            then names the rule's quadratic stability limit (``2/L``; ``(2 + 2*beta)/L`` with
+            heavy-ball momentum), and a run inside it is not called diverging unless it blows up.
 
     Returns:
         A ``Diagnosis``.
@@ -152,11 +166,106 @@ def diagnose(
     lr_v = None if lr is None else positive_float("lr", lr, allow_zero=True)
     g = None if grad_norms is None else _per_step("grad_norms", grad_norms, len(v))
     s = None if step_sizes is None else _per_step("step_sizes", step_sizes, len(v))
+    opt = _Optimizer.of(optimizer)
+    sharp = None if sharpness is None else positive_float("sharpness", sharpness, allow_zero=True)
     c0 = float(v[0]) if start_loss is None else finite_float("start_loss", start_loss)
     if start_loss is None and not math.isfinite(c0):
         c0 = float(v[np.isfinite(v)][0])
     with np.errstate(all="ignore"):  # huge finite costs overflow in squares: no warnings
-        return _Judge(v, floor_v, lr_v, g, s, c0).run()
+        return _Judge(v, floor_v, lr_v, g, s, c0, opt, sharp).run()
+
+
+# ------------------------------------------------------------------------------- the optimizer
+
+# Rules whose step is scaled per coordinate by running gradient statistics: no 2/L applies.
+_ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
+_OPTIMIZERS = ("sgd", *_ADAPTIVE)
+
+
+@dataclass(frozen=True)
+class _Optimizer:
+    """What the judge needs to know of the rule that made a run (read from any duck type)."""
+
+    name: str = "sgd"
+    momentum: float = 0.0
+    nesterov: bool = False
+    dampening: float = 0.0
+    rule: Any = None  # the caller's rule object, for its own ``stability_limit``
+
+    @classmethod
+    def of(cls, optimizer: Any) -> _Optimizer:
+        if optimizer is None:
+            return cls()
+        if isinstance(optimizer, str):
+            name = optimizer.strip().lower()
+            if name not in _OPTIMIZERS:
+                hint = closest(name, _OPTIMIZERS)
+                fail(
+                    "optimizer",
+                    optimizer,
+                    (f"did you mean {', '.join(hint)}? " if hint else "")
+                    + f"choose one of {', '.join(_OPTIMIZERS)}, or pass a rule object",
+                )
+            return cls(name)
+        name = getattr(optimizer, "name", None)
+        if not isinstance(name, str):
+            fail(
+                "optimizer",
+                _short(optimizer),
+                "expected None, a name such as 'sgd' or 'adam', or a rule with a .name",
+                TypeError,
+            )
+        momentum = getattr(optimizer, "momentum", 0.0)
+        if not isinstance(momentum, Real) or isinstance(momentum, bool):
+            fail("optimizer.momentum", momentum, "expected one number per run", TypeError)
+        return cls(
+            name.lower(),
+            float(momentum),
+            bool(getattr(optimizer, "nesterov", False)),
+            float(getattr(optimizer, "dampening", 0.0) or 0.0),
+            optimizer,
+        )
+
+    @property
+    def adaptive(self) -> bool:
+        return self.name in _ADAPTIVE
+
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent: every step is ``lr * gradient``."""
+        return not self.adaptive and self.momentum == 0
+
+    def limit(self, sharpness: float | None) -> float | None:
+        """The largest stable learning rate on a quadratic of that sharpness, if the rule has one."""
+        if sharpness is None or sharpness <= 0 or self.adaptive:
+            return None
+        if self.rule is not None and callable(getattr(self.rule, "stability_limit", None)):
+            got = self.rule.stability_limit(sharpness)
+            return None if got is None else float(got)
+        return self.limit_factor / ((1 - self.dampening) * sharpness)
+
+    @property
+    def limit_factor(self) -> float:
+        """``lr * L`` at the edge: 2, 2 + 2b for heavy ball, (2 + 2b)/(1 + 2b) for Nesterov."""
+        b = self.momentum
+        return (2 + 2 * b) / (1 + 2 * b) if self.nesterov else 2 + 2 * b
+
+    def limit_words(self) -> str:
+        """The stability limit as a formula, in the rule's own terms."""
+        b = fmt(self.momentum, 3)
+        if self.momentum == 0:
+            return "the stability limit 2/L"
+        if self.nesterov:
+            return f"the stability limit of Nesterov momentum {b}, (2 + 2*{b})/((1 + 2*{b}) L)"
+        return f"the stability limit of momentum {b}, (2 + 2*{b})/L"
+
+    def label(self) -> str:
+        """How the advice names the rule."""
+        if self.adaptive:
+            return self.name.capitalize() if self.name != "adamw" else "AdamW"
+        if self.momentum:
+            return f"{'Nesterov ' if self.nesterov else ''}momentum {fmt(self.momentum, 3)}"
+        return "gradient descent"
 
 
 # ---------------------------------------------------------------------------------- input checks
@@ -214,16 +323,6 @@ def _short(values: Any) -> Any:
     return values if len(text) <= 60 else text[:57] + "..."
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    return v
-
-
 def _ratio(a: float, b: float) -> float:
     """a / b that never raises: +-inf for a nonzero a over 0, and 0 for 0 / 0.
 
@@ -231,10 +330,6 @@ def _ratio(a: float, b: float) -> float:
     """
     q = float(np.float64(a) / np.float64(b))
     return 0.0 if math.isnan(q) else q
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.2g}"
 
 
 def _pct(x: float) -> str:
@@ -321,10 +416,16 @@ def _edges(n: int, k: int) -> tuple[int, ...]:
 class _Judge:
     """One diagnosis: features of the curve, then the decision and its words."""
 
-    def __init__(self, v, floor, lr, g, s, c0):
+    def __init__(self, v, floor, lr, g, s, c0, opt, sharpness):
         self.v, self.floor, self.lr, self.g, self.s, self.c0 = v, floor, lr, g, s, c0
+        self.opt = opt
         self.n = len(v)
         self.ev: dict[str, Any] = {"points": self.n, "start": c0, "floor": floor}
+        self.limit = opt.limit(sharpness)
+        if not opt.plain:
+            self.ev["momentum"] = opt.momentum
+        if self.limit is not None:
+            self.ev["stability_limit"] = self.limit
 
     # -- features ----------------------------------------------------------------------------
 
@@ -378,8 +479,8 @@ class _Judge:
 
     def _efficiency(self, scale: float) -> float | None:
         """Median descent efficiency over the last 30 % of steps (None without the inputs)."""
-        if self.g is None or (self.s is None and self.lr is None):
-            return None
+        if self.g is None or (self.s is None and self.lr is None) or not self.opt.plain:
+            return None  # 1 - alpha*L/2 is a property of plain gradient descent steps
         m = min(len(self.g), self.n - 1)
         g = self.g[:m]
         denom = g * self.s[:m] if self.s is not None else self.lr * g**2
@@ -452,9 +553,9 @@ class _Judge:
         self.ev["final"] = None
         words = (
             f"The cost became non-finite (NaN or inf) at point {first} of {self.n}: "
-            "the run blew up, so the learning rate is past the stability limit."
+            f"the run blew up, so {self._unstable()}."
         )
-        return self._advise("diverging", 0.99, words, factor=0.1, smaller=True, least=True)
+        return self._diverging(0.99, words, factor=0.1)
 
     def _divergence(self, floor: float | None) -> Diagnosis | None:
         v, c0 = self.v, self.c0
@@ -469,6 +570,8 @@ class _Judge:
             growth = 1.0 + _ratio(self.end_median - c0, gap0)
             growth_mean = 1.0 + _ratio(_mean(v[self.n - self.w :]) - c0, gap0)
         self.ev["growth"] = growth
+        if self._settling(growth, ref):
+            return None
         k = min(10, self.n)
         edges = _edges(self.n, k)
         wins = np.array([_median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
@@ -478,38 +581,33 @@ class _Judge:
         steady = self._significant(self.end_median - c0, gap0)
         end = self.end_median
         if growth >= 10:
-            words = (
-                f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): the "
-                "learning rate is past the stability limit."
-            )
+            words = f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): {self._unstable()}."
             # Geometric growth by r per step is what a quadratic does at alpha*L = 1 + sqrt(r):
             # when that asks for more than 10x, alpha/(1 + sqrt(r)) is its 1/L.
             rate = growth ** (1 / max(1, self.n - 1))
-            factor = min(0.1, 1 / (1 + math.sqrt(rate)))
-            return self._advise("diverging", 0.97, words, factor=factor, smaller=True, least=True)
+            factor = min(0.1, 1 / (1 + math.sqrt(rate))) if self.opt.plain else 0.1
+            return self._diverging(0.97, words, factor=factor)
         if (growth >= 1.2 and rising) or (growth > 1 and monotone and steady):
             rate = self._growth_rate()
             self.ev["growth_per_step"] = rate
             words = (
                 f"The cost grew steadily by {growth:.3g}x over the run (from {c0:.4g} to "
-                f"{end:.4g}): the learning rate is past the stability limit."
+                f"{end:.4g}): {self._unstable()}."
             )
             factor = 0.1
-            if rate is not None and 1 < rate < 4:
+            if self.opt.plain and rate is not None and 1 < rate < 4:
                 # a quadratic grows by (alpha*L - 1)**2 per step; alpha/(alpha*L) is its 1/L
                 factor = 1 / (1 + math.sqrt(rate))
             conf = 0.9 if growth >= 2 else 0.75
-            return self._advise(
-                "diverging", conf, words, factor=factor, smaller=True, least=factor <= 0.1
-            )
+            return self._diverging(conf, words, factor=factor)
         if growth_mean >= 1.2 and growth >= 0.5:
             # no typical progress and, spikes included, above the start on average
             words = (
                 f"The cost made little progress and ended above its start on average "
-                f"({growth_mean:.3g}x the initial gap), with large spikes: the learning "
-                "rate is past the stability limit."
+                f"({growth_mean:.3g}x the initial gap), with large spikes: "
+                f"{self._unstable()}."
             )
-            return self._advise("diverging", 0.75, words, factor=0.1, smaller=True, least=True)
+            return self._diverging(0.75, words, factor=0.1)
         # a rebound: an order of magnitude back up from the best window, still climbing
         h = wins - (ref if ref is not None else float(np.min(v)))
         best = float(np.min(h))
@@ -526,8 +624,28 @@ class _Judge:
                 f"{end:.4g} ({h[-1] / max(best, 1e-300):.3g}x the best gap): an "
                 "unstable direction is taking over."
             )
-            return self._advise("diverging", 0.85, words, factor=0.1, smaller=True, least=True)
+            return self._diverging(0.85, words, factor=0.1)
         return None
+
+    def _settling(self, growth: float, ref: float | None) -> bool:
+        """A run that the curve alone would call diverging, but that is settling.
+
+        With momentum or an adaptive rule the cost overshoots and rings on its way down, and
+        may sit above its start for a while: while its swings shrink, it is not diverging.
+        And inside the rule's quadratic stability limit (known from the sharpness) a run
+        that has not grown by orders of magnitude is ringing, not blowing up.
+        """
+        inside = self.lr is not None and self.limit is not None and self.lr <= self.limit
+        if inside and growth < _BLOWUP_GROWTH:
+            self.ev["inside_limit"] = True
+            return True
+        if self.opt.plain or self.n < 9:
+            return False
+        base = ref if ref is not None else float(np.min(self.v))
+        peaks = [float(np.max(b)) - base for b in _blocks(self.v, 3)]
+        shrinking = peaks[2] < peaks[1] < peaks[0]
+        self.ev["swings_shrink"] = shrinking
+        return shrinking
 
     def _growth_rate(self) -> float | None:
         """Per-step growth factor of the gap over the last half, when it is clean."""
@@ -713,13 +831,34 @@ class _Judge:
 
     # -- words -------------------------------------------------------------------------------
 
+    def _unstable(self) -> str:
+        """Why a run blows up, in the terms of its update rule."""
+        if self.opt.adaptive:
+            return f"the learning rate is too large for {self.opt.label()}: its steps blow up"
+        where = self.opt.limit_words()
+        if self.limit is not None and self.lr is not None:
+            return f"the learning rate {fmt(self.lr)} is past {where} = {fmt(self.limit)}"
+        return f"the learning rate is past {where}"
+
+    def _diverging(self, conf: float, words: str, factor: float) -> Diagnosis:
+        """Advice for a run that blew up: half the stability limit when it is known."""
+        if self.limit is not None and self.lr and self.limit < self.lr:
+            return self._advise(
+                "diverging", conf, words, factor=self.limit / 2 / self.lr, smaller=True
+            )
+        return self._advise(
+            "diverging", conf, words, factor=factor, smaller=True, least=factor <= 0.1
+        )
+
     def _advise(self, regime, conf, why, factor=1.0, smaller=False, least=False, stuck=False):
         lr = self.lr
+        if regime == "too_high" and self.opt.momentum:
+            why += f" Less momentum (now {fmt(self.opt.momentum, 3)}) also damps the swings."
         times = 1 / factor if smaller else factor
         k = f"{times:.2g}x"
         if regime == "good":
             advice = why + (
-                f" Keep the learning rate {_fmt(lr)}."
+                f" Keep the learning rate {fmt(lr, 2)}."
                 if lr is not None
                 else " Keep the learning rate."
             )
@@ -734,18 +873,18 @@ class _Judge:
             return self._done(regime, conf, why + tail, None)
         nxt = float(f"{lr * factor:.2g}")
         if stuck:
-            tries = ", ".join(_fmt(lr * m) for m in (3, 10, 30))
+            tries = ", ".join(fmt(lr * m, 2) for m in (3, 10, 30))
             tail = (
                 f" Try a few larger learning rates to get over the hill: 3x, 10x, 30x: try {tries}."
             )
         elif smaller:
-            tail = f" {'At least' if least else 'About'} {k} smaller: try {_fmt(nxt)}."
+            tail = f" {'At least' if least else 'About'} {k} smaller: try {fmt(nxt, 2)}."
         else:
-            tail = f" About {k} larger: try {_fmt(nxt)}."
+            tail = f" About {k} larger: try {fmt(nxt, 2)}."
         return self._done(regime, conf, why + tail, nxt)
 
     def _done(self, regime, conf, advice, nxt) -> Diagnosis:
         if self.n < 10 and regime != "diverging":
             conf = min(conf, 0.5)  # a handful of points shows no trend worth trusting
-        ev = {k: _json_value(v) for k, v in self.ev.items()}
+        ev = {k: json_safe(v) for k, v in self.ev.items()}
         return Diagnosis(regime, round(float(conf), 3), ev, advice, nxt)
