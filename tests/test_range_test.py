@@ -249,7 +249,9 @@ def test_lrs_follow_the_ramp_and_are_what_the_optimizer_used(mode):
     assert rt.lrs.tolist() == expected
     np.testing.assert_allclose(rt.lrs, independent, rtol=1e-12)
     assert rt.lrs[0] == start and rt.lrs[-1] == end
-    assert used == [[lr, lr] for lr in expected]  # every group, the same rate (documented)
+    # The group that started highest follows the ramp; the other keeps its ratio 0.01 / 0.5.
+    assert used == [[lr * (0.01 / 0.5), lr] for lr in expected]
+    assert rt.settings["group_ratios"] == [0.01 / 0.5, 1.0]
     assert rt.settings["mode"] == mode and rt.settings["num_iter"] == n
 
 
@@ -614,7 +616,7 @@ def _bad_cases():
         ),
         "empty-generator": ({"loader": (b for b in [])}, ValueError, "empty"),
         "not-a-loader": ({"loader": 3}, TypeError, "loader"),
-        "batch-not-a-pair": ({"loader": [X, X, X]}, TypeError, "pair"),
+        "batch-a-bare-tensor": ({"loader": [X, X, X]}, TypeError, "type Tensor.*step_fn"),
         "start-above-end": ({"start_lr": 1.0, "end_lr": 0.1}, ValueError, "end_lr"),
         "start-equals-end": ({"start_lr": 0.1, "end_lr": 0.1}, ValueError, "end_lr"),
         "zero-lr": ({"start_lr": 0.0}, ValueError, "start_lr"),

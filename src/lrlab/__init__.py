@@ -23,6 +23,7 @@ from .objectives import Objective, objective
 from .objectives import catalogue_table as catalogue
 from .range_test import RangeTest, range_test
 from .regimes import REGIMES, Diagnosis, diagnose
+from .restoring import restoring
 from .suggest import Suggestion, suggest
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "plot",
     "range_test",
     "read_log",
+    "restoring",
     "schedules",
     "sharpness",
     "suggest",
@@ -54,7 +56,7 @@ __all__ = [
 def __getattr__(name: str):
     # The pictures load matplotlib, so they come in only when first used.
     if name == "plot":
-        module = importlib.import_module(".plots", __name__)
+        module = importlib.import_module(".plot", __name__)
         globals()["plot"] = module
         return module
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
