@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 import lrlab
-from lrlab import datasets
 
 
 def test_expression_objective():
@@ -54,20 +53,6 @@ def test_dataset_problems(name, dim):
     f = lrlab.objective(name)
     assert f.kind == "dataset" and f.dim == dim and f.dtype == torch.float32
     assert np.isfinite(f.loss(f.start))
-
-
-def test_least_squares_minimum_is_the_closed_form():
-    _, _, (X, y), _ = datasets.build("diabetes-linear", dtype=torch.float64)
-    A = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
-    w = torch.linalg.lstsq(A, y).solution
-    closed = float(((A @ w - y) ** 2).mean())
-    assert lrlab.objective("diabetes-linear").minimum == pytest.approx(closed, rel=1e-10)
-
-
-@pytest.mark.parametrize("name", ["cancer-logistic", "digits-softmax"])
-def test_known_minima_match_newton(name):
-    datasets.newton_minimum.cache_clear()
-    assert datasets.KNOWN_MINIMA[name] == pytest.approx(datasets.newton_minimum(name), rel=1e-9)
 
 
 def test_minibatch_option_in_name():

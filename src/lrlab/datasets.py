@@ -34,7 +34,16 @@ __all__ = ["PROBLEMS", "Problem", "build", "names"]
 
 @dataclass(frozen=True)
 class Problem:
-    """A dataset problem's recipe: data, model and loss, before it becomes an objective."""
+    """A dataset problem's recipe: data, model and loss, before it becomes an objective.
+
+    ``inputs`` and ``outputs`` are the model's widths, written here (and checked against the
+    data when the problem is built) so that listing the problems needs neither the data nor
+    scikit-learn.
+
+    Example:
+        >>> PROBLEMS["digits-mlp"].dim(), PROBLEMS["digits-mlp"].dim(hidden=8)
+        (4810, 610)
+    """
 
     name: str
     description: str
@@ -42,6 +51,15 @@ class Problem:
     task: str  # "regression", "binary" or "multiclass"
     hidden: int | None  # hidden width for an MLP, None for a linear model
     l2: float
+    inputs: int  # features per sample
+    outputs: int  # 1 for regression and binary tasks, the number of classes otherwise
+
+    def dim(self, hidden: int | None = None) -> int:
+        """The number of parameters, weights and biases, of the model :func:`build` makes."""
+        width = hidden if hidden is not None else self.hidden
+        if width is None:
+            return (self.inputs + 1) * self.outputs
+        return (self.inputs + 1) * width + (width + 1) * self.outputs
 
 
 PROBLEMS: dict[str, Problem] = {
@@ -54,6 +72,8 @@ PROBLEMS: dict[str, Problem] = {
             "regression",
             None,
             0.0,
+            10,
+            1,
         ),
         Problem(
             "cancer-logistic",
@@ -62,6 +82,8 @@ PROBLEMS: dict[str, Problem] = {
             "binary",
             None,
             1e-3,
+            30,
+            1,
         ),
         Problem(
             "digits-softmax",
@@ -70,6 +92,8 @@ PROBLEMS: dict[str, Problem] = {
             "multiclass",
             None,
             1e-3,
+            64,
+            10,
         ),
         Problem(
             "digits-mlp",
@@ -79,6 +103,8 @@ PROBLEMS: dict[str, Problem] = {
             "multiclass",
             64,
             0.0,
+            64,
+            10,
         ),
     ]
 }
@@ -127,28 +153,28 @@ def build(
     _checks.one_of("name", name, names())
     problem = PROBLEMS[name]
     X, y = _data(problem.loader, bool(standardize))
+    if X.shape[1] != problem.inputs:
+        raise RuntimeError(f"{name}: the data have {X.shape[1]} features, not {problem.inputs}")
     Xt = torch.tensor(X, dtype=dtype)
     if problem.task == "regression":
         y = (y - y.mean()) / y.std() if standardize else y
         yt = torch.tensor(y, dtype=dtype).unsqueeze(1)
         loss_fn: nn.Module = nn.MSELoss()
-        n_out = 1
     elif problem.task == "binary":
         yt = torch.tensor(y, dtype=dtype).unsqueeze(1)
         loss_fn = nn.BCEWithLogitsLoss()
-        n_out = 1
     else:
         yt = torch.tensor(y, dtype=torch.long)
         loss_fn = nn.CrossEntropyLoss()
-        n_out = int(y.max()) + 1
+    n_in, n_out = problem.inputs, problem.outputs
     width = hidden if hidden is not None else problem.hidden
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         if width is None:
-            model: nn.Module = nn.Linear(X.shape[1], n_out)
+            model: nn.Module = nn.Linear(n_in, n_out)
         else:
-            model = nn.Sequential(nn.Linear(X.shape[1], width), nn.Tanh(), nn.Linear(width, n_out))
+            model = nn.Sequential(nn.Linear(n_in, width), nn.Tanh(), nn.Linear(width, n_out))
     finally:
         # Building a problem must not disturb the caller's random stream.
         torch.random.set_rng_state(gen_state)

@@ -241,10 +241,10 @@ def _analytic_lanes(fn: Callable[[torch.Tensor], torch.Tensor]) -> LaneFn:
         with torch.enable_grad():
             W = W.detach().requires_grad_(True)
             values = fn(W)
-            # Lanes are independent, so the vector-Jacobian product with ones (the gradient
-            # of the sum, without the sum) is every lane's own gradient.
+            # Lanes are independent, so the gradient of the sum is every lane's own gradient.
+            # (Passing ones as grad_outputs instead makes torch import sympy: +0.7 s startup.)
             if values.requires_grad:
-                (grads,) = torch.autograd.grad(values, W, torch.ones_like(values))
+                (grads,) = torch.autograd.grad(values.sum(), W)
             else:
                 grads = torch.zeros_like(W)
         return values.detach(), grads
@@ -738,13 +738,11 @@ def catalogue_table() -> list[dict]:
         )
     for n in datasets.names():
         p = datasets.PROBLEMS[n]
-        model = datasets.build(n)[0]
-        dim = sum(w.numel() for w in model.parameters())
         rows.append(
             {
                 "name": n,
                 "kind": "dataset",
-                "dim": dim,
+                "dim": p.dim(),
                 "formula": None,
                 "minimum": None,
                 "sharpness": None,
