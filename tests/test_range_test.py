@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from training_state import assert_same, snapshot
 
 from lrlab.range_test import RangeTest, range_test
 
@@ -24,43 +25,6 @@ matplotlib.use("Agg")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def snapshot(model, optimizer):
-    """Everything a range test may touch, copied with public APIs only."""
-    return {
-        "params": {k: v.detach().clone() for k, v in model.named_parameters()},
-        "buffers": {k: v.detach().clone() for k, v in model.named_buffers()},
-        "grads": {
-            k: None if v.grad is None else v.grad.clone() for k, v in model.named_parameters()
-        },
-        "identity": [id(p) for p in model.parameters()],
-        "modes": [m.training for m in model.modules()],
-        "optimizer": copy.deepcopy(optimizer.state_dict()),
-        "torch_rng": torch.get_rng_state(),
-        "numpy_rng": np.random.get_state(),
-        "python_rng": random.getstate(),
-    }
-
-
-def assert_same(a, b, path="state"):
-    """Recursive bitwise comparison: tensors with torch.equal, containers element by element."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor), path
-        assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, path
-        assert torch.equal(a, b), path
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            assert_same(a[k], b[k], f"{path}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 def unchanged(model, optimizer, before):
