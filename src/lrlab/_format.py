@@ -1,7 +1,8 @@
 """The three small conversions every layer needs, written once.
 
 * :func:`json_safe` and :func:`json_list`: numbers as JSON can carry them (non-finite -> None);
-* :func:`fmt`: a number as people read it in advice, tables and pictures;
+* :func:`fmt`: a number as people read it in advice, tables and pictures, and :func:`exact`:
+  a number as text that reads back to the same float, for names and formulas;
 * :func:`parse_spec`: ``name:key=value,key=value`` as typed for catalogue functions, dataset
   problems, schedules and optimizers.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from ._checks import closest
 
-__all__ = ["fmt", "json_list", "json_safe", "parse_spec"]
+__all__ = ["exact", "fmt", "json_list", "json_safe", "parse_spec"]
 
 
 def json_safe(x: Any) -> Any:
@@ -64,7 +65,9 @@ def json_list(a: Any) -> list | None:
     return out.tolist()
 
 
-def fmt(x: float | None, digits: int = 3, *, missing: str = "-", nonfinite: str = "diverged") -> str:
+def fmt(
+    x: float | None, digits: int = 3, *, missing: str = "-", nonfinite: str = "diverged"
+) -> str:
     """``x`` with ``digits`` significant digits; ``missing`` for None, ``nonfinite`` for inf/NaN.
 
     Example:
@@ -79,13 +82,31 @@ def fmt(x: float | None, digits: int = 3, *, missing: str = "-", nonfinite: str 
     return f"{x:.{digits}g}"
 
 
+def exact(x: float) -> str:
+    """The shortest text that reads back as exactly ``x``: ``2`` rather than ``2.0``.
+
+    For names and formulas that must rebuild the same object, where :func:`fmt` would round.
+
+    Example:
+        >>> exact(2.0), exact(0.1), exact(1e-3), exact(1e20)
+        ('2', '0.1', '0.001', '1e+20')
+    """
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
 def parse_spec(
-    text: str, allowed: Iterable[str] | None = None, *, what: str = "spec"
+    text: str,
+    allowed: Iterable[str] | None = None,
+    *,
+    what: str = "spec",
+    example: str = "key=1",
 ) -> tuple[str, dict[str, str]]:
     """Split ``name:key=value,key=value`` into the name and its options (values as typed).
 
     Each key may appear once; with ``allowed`` given, an unknown key gets the closest
-    allowed ones. Values stay strings: each caller knows what its options mean.
+    allowed ones. Values stay strings: each caller knows what its options mean. ``what``
+    names the thing in messages when the text has no name; ``example`` shows a valid option.
 
     Raises:
         ValueError: an option without ``=``, an unknown or repeated key.
@@ -93,9 +114,9 @@ def parse_spec(
     Example:
         >>> parse_spec("bowl:kappa=100")
         ('bowl', {'kappa': '100'})
-        >>> parse_spec("step:every=50, factor=0.5", {"every", "factor"})
+        >>> parse_spec("step:every=50, factor=0.5", ("every", "factor"))
         ('step', {'every': '50', 'factor': '0.5'})
-        >>> parse_spec("step:evry=5", {"every", "factor"})
+        >>> parse_spec("step:evry=5", ("every", "factor"))
         Traceback (most recent call last):
         ...
         ValueError: step has no option 'evry'; did you mean every? it takes every, factor
@@ -103,13 +124,15 @@ def parse_spec(
     name, _, rest = text.strip().partition(":")
     name = name.strip()
     options: dict[str, str] = {}
-    allowed = None if allowed is None else list(allowed)
+    if allowed is not None:
+        # A set has no order of its own: sort it, so that messages are the same every run.
+        allowed = sorted(allowed) if isinstance(allowed, (set, frozenset)) else list(allowed)
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, value = (part.strip() for part in item.partition("="))
         if not eq or not key:
             raise ValueError(
                 f"option {item!r} of {name or what} is invalid: write key=value, "
-                f"e.g. {name or what}:key=1"
+                f"e.g. {name or what}:{example}"
             )
         if allowed is not None and key not in allowed:
             if not allowed:

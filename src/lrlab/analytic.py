@@ -31,7 +31,8 @@ from functools import partial
 import numpy as np
 import torch
 
-from lrlab._checks import closest, fail
+from ._checks import closest, fail
+from ._format import exact, parse_spec
 
 __all__ = ["Entry", "Minimum", "entries", "get", "names"]
 
@@ -231,23 +232,18 @@ def _minima(
     )
 
 
-def _num(v: float) -> str:
-    """Shortest text that reads back as ``v``: ``2`` rather than ``2.0``."""
-    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-
-
 # ----------------------------------------------------------------------------- entries
 
 
 def _build_parabola(*, L: float) -> Entry:
     fn = partial(_parabola, L=L)
     return Entry(
-        name=f"parabola:L={_num(L)}",
+        name=f"parabola:L={exact(L)}",
         description=(
             "The one-dimensional quadratic L/2*x**2, where every step multiplies x by (1 - lr*L): "
             "gradient descent creeps for small lr, oscillates above 1/L and diverges above 2/L."
         ),
-        formula="x**2" if L == 2 else f"{_num(L / 2)}*x**2",
+        formula="x**2" if L == 2 else f"{exact(L / 2)}*x**2",
         params=("x",),
         fn=fn,
         start=(1.0,),
@@ -261,13 +257,13 @@ def _build_parabola(*, L: float) -> Entry:
 def _build_bowl(*, kappa: float) -> Entry:
     fn = partial(_bowl, kappa=kappa)
     return Entry(
-        name=f"bowl:kappa={_num(kappa)}",
+        name=f"bowl:kappa={exact(kappa)}",
         description=(
             "An ill-conditioned quadratic bowl whose curvatures differ by the factor kappa: "
             "a learning rate safe for the steep y direction (below 2/kappa) crawls along the "
             "flat x direction, so gradient descent zig-zags."
         ),
-        formula=f"0.5*(x**2 + {_num(kappa)}*y**2)",
+        formula=f"0.5*(x**2 + {exact(kappa)}*y**2)",
         params=("x", "y"),
         fn=fn,
         start=(2.0, 1.0),
@@ -471,7 +467,7 @@ class _Option:
         low_sign = "<" if self.low_open else "<="
         return (
             f"{key} ({self.meaning}) must be a number with "
-            f"{_num(self.low)} {low_sign} {key} <= {_num(self.high)}"
+            f"{exact(self.low)} {low_sign} {key} <= {exact(self.high)}"
         )
 
     def accepts(self, v: float) -> bool:
@@ -504,28 +500,10 @@ _SPECS: dict[str, _Spec] = {
 
 def _parse_options(base: str, text: str, options: Mapping[str, _Option]) -> dict[str, float]:
     """Read ``key=value[,key=value]`` into floats, filling in defaults."""
+    example = ",".join(f"{k}={exact(o.default)}" for k, o in options.items())
+    _, given = parse_spec(f"{base}:{text}", options, example=example)
     values = {key: opt.default for key, opt in options.items()}
-    if not text.strip():
-        return values
-    if not options:
-        raise ValueError(f"{base} takes no options; got {text!r}")
-    takes = ", ".join(options)
-    seen: set[str] = set()
-    for item in text.split(","):
-        key, eq, raw = (part.strip() for part in item.partition("="))
-        if not eq:
-            example = ",".join(f"{k}={_num(o.default)}" for k, o in options.items())
-            raise ValueError(
-                f"option {item.strip()!r} of {base} is invalid: write key=value, "
-                f"e.g. {base}:{example}"
-            )
-        if key not in options:
-            close = closest(key, options)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
-            raise ValueError(f"{base} has no option {key!r}; {hint}it takes {takes}")
-        if key in seen:
-            raise ValueError(f"option {key!r} of {base} is given twice")
-        seen.add(key)
+    for key, raw in given.items():
         try:
             v = float(raw)
         except ValueError:

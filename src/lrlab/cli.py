@@ -3,6 +3,12 @@
 Every command parses its arguments, calls the same library functions a Python user would,
 and prints either a short human summary or, with ``--json``, exactly one JSON object on
 stdout. Bad input exits with status 2 and one line on stderr, never a traceback.
+
+Imports inside commands are deliberate: a fresh command should cost little more than
+importing torch (``benchmarks/startup.py``), so what only some commands need (matplotlib for
+``--plot`` and ``demo``, FastAPI and uvicorn for ``serve``, the SQL store, TensorBoard's
+reader) is imported by those commands alone. The core modules are loaded with the package
+anyway; commands import them the same way so that each one lists what it uses.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from ._format import fmt
 
 app = typer.Typer(
     name="lrlab",
@@ -41,12 +49,6 @@ def _emit_json(obj: dict) -> None:
 
 def _one_line(e: object) -> str:
     return " ".join(str(e).split()) or type(e).__name__
-
-
-def _fmt(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "diverged" if x is not None else "-"
-    return f"{x:.6g}"
 
 
 def _start(text: str | None) -> list[float] | None:
@@ -177,11 +179,11 @@ def run(
     out.print(f"objective   {f.name}")
     out.print(f"lr          {r.lr:g}   steps {r.steps}")
     out.print(
-        f"cost        {_fmt(float(r.losses[0]))} -> {_fmt(r.final_loss)}"
+        f"cost        {fmt(float(r.losses[0]), 6)} -> {fmt(r.final_loss, 6)}"
         + (f"   (diverged at step {r.diverged_at})" if r.diverged_at is not None else "")
     )
     if r.floor is not None:
-        out.print(f"minimum     {_fmt(r.floor)}")
+        out.print(f"minimum     {fmt(r.floor, 6)}")
     _print_diagnosis(d)
 
 
@@ -217,10 +219,10 @@ def sweep(
     for r in sw.runs:
         mark = " *" if r is sw.best else ""
         table.add_row(
-            f"{r.lr:.4g}{mark}", _fmt(r.final_loss), r.regime, f"{r.diagnosis.confidence:.2f}"
+            f"{r.lr:.4g}{mark}", fmt(r.final_loss, 6), r.regime, f"{r.diagnosis.confidence:.2f}"
         )
     out.print(table)
-    out.print(f"best lr {sw.best_lr:.4g} (final cost {_fmt(sw.best.final_loss)})  * marks it")
+    out.print(f"best lr {sw.best_lr:.4g} (final cost {fmt(sw.best.final_loss, 6)})  * marks it")
 
 
 @app.command()
@@ -243,7 +245,7 @@ def suggest(
     out.print(f"suggested lr  {s.lr:.4g}")
     out.print(f"ceiling       {s.lr_max:.4g}")
     for name, m in s.methods.items():
-        out.print(f"  {name:<12}{_fmt(m.get('lr'))}")
+        out.print(f"  {name:<12}{fmt(m.get('lr'), 6)}")
     out.print(("methods agree. " if s.agree else "methods disagree. ") + s.explanation)
 
 
@@ -295,8 +297,8 @@ def objectives(json_out: JsonOpt = False) -> None:
             r["name"],
             r["kind"],
             str(r["dim"]),
-            _fmt(r["minimum"]),
-            _fmt(r["sharpness"]),
+            fmt(r["minimum"], 6),
+            fmt(r["sharpness"], 6),
             r["description"],
         )
     out.print(table)

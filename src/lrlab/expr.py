@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _checks
+from ._format import exact
 
 __all__ = [
     "CONSTANTS",
@@ -465,16 +466,10 @@ def _level(node: _Node) -> int:
     return _ATOM
 
 
-def _format_number(value: float) -> str:
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)  # shortest text that reads back to the same float
-
-
 def _unparse(node: _Node, loosest: int = _SUM) -> str:
     """Text for ``node``, in parentheses when it binds looser than ``loosest``."""
     if isinstance(node, _Num):
-        text = _format_number(node.value)
+        text = exact(node.value)
     elif isinstance(node, _Const | _Param):
         text = node.name
     elif isinstance(node, _Call):

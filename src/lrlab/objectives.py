@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from . import _checks, analytic, datasets, expr, stacked
+from . import _checks, analytic, datasets, expr, globalmin, stacked
+from ._format import parse_spec
 from .analytic import Minimum
 
 __all__ = ["MAX_DIM", "Objective", "catalogue_table", "objective"]
@@ -306,13 +307,16 @@ EXPRESSION_START = 2.0
 def _from_expression(text: str, device) -> Objective:
     e = expr.parse(text)
     start = (EXPRESSION_START,) * len(e.params)
+    box = _expression_box(start) if len(e.params) <= 2 else None
     return _analytic(
         text,
         "expression",
         e,
         e.params,
         start,
-        box=_expression_box(start) if len(e.params) <= 2 else None,
+        # one or two variables: the minima by a search of the box, run on first use
+        minima=globalmin.Minima(e, box) if box is not None else (),
+        box=box,
         description="A cost typed as an expression.",
         formula=str(e),
         device=device,
@@ -557,14 +561,17 @@ def _check_scalar_loss(obj: Objective) -> None:
 # The factory.
 
 
+#: The options a dataset problem takes in its name: ``digits-mlp:batch_size=64,seed=2``.
+DATASET_OPTIONS = ("batch_size", "hidden", "seed", "standardize")
+
+
 def _dataset(spec: str, *, batch_size, seed, standardize, dtype, device, l2) -> Objective:
-    base, _, opts = spec.partition(":")
-    options = _parse_options(spec, opts, {"batch_size", "seed", "hidden", "standardize"})
-    if "batch_size" in options:
-        batch_size = int(options["batch_size"])
-    seed = int(options.get("seed", seed))
-    standardize = bool(options.get("standardize", standardize))
-    hidden = int(options["hidden"]) if "hidden" in options else None
+    base, options = parse_spec(spec, DATASET_OPTIONS, example="batch_size=64")
+    numbers = {key: _whole_number(key, value) for key, value in options.items()}
+    batch_size = numbers.get("batch_size", batch_size)
+    seed = numbers.get("seed", seed)
+    standardize = bool(numbers.get("standardize", standardize))
+    hidden = numbers.get("hidden")
     if hidden is not None:
         _checks.int_in_range("hidden", hidden, 1, 4096)
     model, loss_fn, (X, y), problem = datasets.build(
@@ -588,25 +595,15 @@ def _dataset(spec: str, *, batch_size, seed, standardize, dtype, device, l2) -> 
     )
 
 
-def _parse_options(spec: str, text: str, allowed: set[str]) -> dict[str, float]:
-    options: dict[str, float] = {}
-    for part in filter(None, text.split(",")):
-        key, eq, value = part.partition("=")
-        key = key.strip()
-        if key not in allowed or not eq:
-            _checks.fail(
-                "objective",
-                spec,
-                f"options are key=value with key one of {', '.join(sorted(allowed))}",
-            )
-        try:
-            number = float(value)
-        except ValueError:
-            _checks.fail("objective", spec, f"option {key} needs a number, got {value!r}")
-        if not math.isfinite(number) or number < 0 or number != int(number):
-            _checks.fail("objective", spec, f"option {key} needs a non-negative whole number")
-        options[key] = number
-    return options
+def _whole_number(key: str, text: str) -> int:
+    """A dataset option's value: a non-negative whole number (``64``, ``1e3``, ``0``)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or number != int(number):
+        _checks.fail(key, text, "expected a non-negative whole number")
+    return int(number)
 
 
 def objective(

@@ -17,9 +17,11 @@ import math
 from collections.abc import Callable
 
 from . import _checks
+from ._format import parse_spec
 
 __all__ = [
     "NAMES",
+    "OPTIONS",
     "Schedule",
     "constant",
     "cosine",
@@ -131,45 +133,67 @@ def one_cycle(
 
 NAMES = ("constant", "step", "exponential", "cosine", "warmup", "one-cycle")
 
+#: The options each schedule takes on the command line, with an example of each.
+OPTIONS: dict[str, dict[str, str]] = {
+    "constant": {},
+    "step": {"every": "50", "factor": "0.5"},
+    "exponential": {"gamma": "0.99"},
+    "cosine": {"final": "0.01"},
+    "warmup": {"steps": "20"},
+    "one-cycle": {"peak_at": "0.3", "div": "25", "final_div": "1e4"},
+}
+
 
 def from_text(text: str, steps: int) -> Schedule:
     """A schedule from its name and options, as typed on the command line.
 
     ``constant``, ``step:every=50,factor=0.5``, ``exponential:gamma=0.99``,
     ``cosine[:final=0.01]``, ``warmup:steps=20`` (then constant), ``one-cycle[:peak_at=0.3]``.
+    Options left out take the defaults of the functions above; ``step`` decays every third
+    of the run and ``warmup`` lasts a tenth of it unless told.
+
+    Raises:
+        ValueError: an unknown schedule or option, or a value that is not a number the
+            schedule accepts.
 
     Example:
         >>> from_text("step:every=2,factor=0.5", steps=10)(4)
         0.25
+        >>> from_text("step:evry=2", steps=10)
+        Traceback (most recent call last):
+        ...
+        ValueError: step has no option 'evry'; did you mean every? it takes every, factor
     """
-    name, _, rest = text.strip().partition(":")
-    name = _checks.one_of("schedule", name, NAMES)
-    opts: dict[str, float] = {}
-    for part in filter(None, rest.split(",")):
-        key, eq, value = part.partition("=")
-        try:
-            opts[key.strip()] = float(value)
-        except ValueError:
-            _checks.fail("schedule", text, "options are key=number, e.g. step:every=50,factor=0.5")
-        if not eq:
-            _checks.fail("schedule", text, "options are key=number, e.g. step:every=50,factor=0.5")
+    if not isinstance(text, str):
+        _checks.fail("schedule", text, "expected text such as 'cosine'", TypeError)
+    name = _checks.one_of("schedule", text.strip().partition(":")[0].strip(), NAMES)
+    example = ",".join(f"{k}={v}" for k, v in OPTIONS[name].items())
+    _, given = parse_spec(text, OPTIONS[name], example=example)
+    opts = {key: _number(key, value) for key, value in given.items()}
+    if name == "constant":
+        return constant()
+    if name == "step":
+        every = opts.get("every", max(1, steps // 3))
+        return step_decay(_whole(every, "every"), opts.get("factor", 0.1))
+    if name == "exponential":
+        return exponential(opts.get("gamma", 0.99))
+    if name == "cosine":
+        return cosine(steps, opts.get("final", 0.0))
+    if name == "warmup":
+        return warmup(_whole(opts.get("steps", max(1, steps // 10)), "steps"))
+    return one_cycle(
+        steps, opts.get("peak_at", 0.3), opts.get("div", 25.0), opts.get("final_div", 1e4)
+    )
 
-    def warmup_maker(**kw: float) -> Schedule:
-        if set(kw) - {"steps"}:
-            raise TypeError("unknown option")
-        return warmup(int(kw.get("steps", max(1, steps // 10))))
 
-    makers: dict[str, Callable[..., Schedule]] = {
-        "constant": lambda: constant(),
-        "step": lambda every=None, factor=0.1: step_decay(int(every or max(1, steps // 3)), factor),
-        "exponential": lambda gamma=0.99: exponential(gamma),
-        "cosine": lambda final=0.0: cosine(steps, final),
-        "warmup": warmup_maker,
-        "one-cycle": lambda peak_at=0.3, div=25.0, final_div=1e4: one_cycle(
-            steps, peak_at, div, final_div
-        ),
-    }
+def _number(key: str, text: str) -> float:
     try:
-        return makers[name](**opts)
-    except TypeError:
-        _checks.fail("schedule", text, f"unknown option for {name}")
+        return float(text)
+    except ValueError:
+        _checks.fail(key, text, "expected a number")
+
+
+def _whole(value: float, key: str) -> int:
+    if not (math.isfinite(value) and value == int(value)):
+        _checks.fail(key, value, "expected a whole number of steps")
+    return int(value)
