@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from . import _checks, analytic, datasets, expr, globalmin, stacked
+from . import _checks, analytic, datasets, expr, stacked
 from ._format import parse_spec
 from .analytic import Minimum
 
@@ -307,16 +307,13 @@ EXPRESSION_START = 2.0
 def _from_expression(text: str, device) -> Objective:
     e = expr.parse(text)
     start = (EXPRESSION_START,) * len(e.params)
-    box = _expression_box(start) if len(e.params) <= 2 else None
     return _analytic(
         text,
         "expression",
         e,
         e.params,
         start,
-        # one or two variables: the minima by a search of the box, run on first use
-        minima=globalmin.Minima(e, box) if box is not None else (),
-        box=box,
+        box=_expression_box(start) if len(e.params) <= 2 else None,
         description="A cost typed as an expression.",
         formula=str(e),
         device=device,
