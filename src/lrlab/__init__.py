@@ -15,7 +15,7 @@ import importlib
 
 # The core API is imported eagerly: `lrlab.suggest` and `lrlab.range_test` must stay the
 # functions even after `import lrlab.suggest` binds the submodules of the same names.
-from . import schedules
+from . import optim, schedules
 from .curvature import hessian_eigenvalues, sharpness
 from .descent import Run, Sweep, descend, lr_grid, sweep
 from .logs import read_log
@@ -42,6 +42,7 @@ __all__ = [
     "hessian_eigenvalues",
     "lr_grid",
     "objective",
+    "optim",
     "plot",
     "range_test",
     "read_log",
