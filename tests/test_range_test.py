@@ -328,18 +328,35 @@ def test_steepest_finds_the_known_steepest_point(seed):
     assert rt.recommended < lrs[np.argmin(losses)]  # never on the way up
 
 
-def test_steepest_is_more_accurate_than_one_step_differences():
-    """torch-lr-finder's rule (argmin of np.gradient of its EMA, trimmed 10/5) as a baseline."""
+def torch_lr_finder_steepest(lrs, losses):
+    """The real torch-lr-finder reading a given curve: its ``range_test`` runs on a model whose
+    criterion replays the curve, with its own ramp, smoothing and divergence stop, and its
+    ``plot(suggest_lr=True)`` returns the steepest point."""
+    import matplotlib.pyplot as plt
+    from torch_lr_finder import LRFinder
 
-    def torch_lr_finder_steepest(lrs, raw, smooth_f=0.05):
-        sm = [raw[0]]
-        for v in raw[1:]:
-            sm.append(smooth_f * v + (1 - smooth_f) * sm[-1])
-        sm, lr = np.array(sm)[10:-5], np.array(lrs)[10:-5]
-        return lr[np.gradient(sm).argmin()]
+    replay = iter(losses)
+    model = nn.Linear(1, 1)
+    finder = LRFinder(
+        model,
+        torch.optim.SGD(model.parameters(), lr=lrs[0]),
+        lambda out, _: out.sum() * 0 + float(next(replay)),
+    )
+    ones = torch.utils.data.TensorDataset(torch.ones(len(lrs), 1), torch.ones(len(lrs), 1))
+    finder.range_test(
+        torch.utils.data.DataLoader(ones, batch_size=1), end_lr=lrs[-1], num_iter=len(lrs)
+    )
+    np.testing.assert_allclose(finder.history["lr"], lrs[: len(finder.history["lr"])], rtol=1e-9)
+    _, ax = plt.subplots()
+    try:
+        return finder.plot(ax=ax, suggest_lr=True)[1]
+    finally:
+        plt.close("all")
 
+
+def test_steepest_is_more_accurate_than_torch_lr_finder():
     ours, theirs = [], []
-    for seed in range(20):
+    for seed in range(10):
         lrs, losses = sigmoid_curve(seed, noise=0.08)
         ours.append(abs(math.log10(RangeTest.from_curve(lrs, losses).suggestions["steepest"]) + 3))
         theirs.append(abs(math.log10(torch_lr_finder_steepest(lrs, losses)) + 3))
