@@ -19,6 +19,7 @@ from . import optim, schedules
 from .curvature import hessian_eigenvalues, sharpness
 from .descent import Run, Sweep, descend, lr_grid, sweep
 from .logs import read_log
+from .monitor import Monitor
 from .objectives import Objective, objective
 from .objectives import catalogue_table as catalogue
 from .range_test import RangeTest, range_test
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "REGIMES",
     "Diagnosis",
+    "Monitor",
     "Objective",
     "RangeTest",
     "Run",
@@ -47,8 +49,10 @@ __all__ = [
     "range_test",
     "read_log",
     "restoring",
+    "resume",
     "schedules",
     "sharpness",
+    "store",
     "suggest",
     "sweep",
 ]
@@ -60,6 +64,15 @@ def __getattr__(name: str):
         module = importlib.import_module(".plot", __name__)
         globals()["plot"] = module
         return module
+    # The store loads SQLAlchemy: it too comes in on first use (``lrlab.store.open(url)``).
+    if name == "store":
+        module = importlib.import_module(".store", __name__)
+        globals()["store"] = module
+        return module
+    if name == "resume":
+        resume = importlib.import_module(".records", __name__).resume
+        globals()["resume"] = resume
+        return resume
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
 
 

@@ -1,0 +1,271 @@
+"""The live monitor: its history against numpy slicing, its warnings against closed forms."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from stores import store_url  # noqa: F401  (the parametrised fixture)
+
+import lrlab
+from lrlab.monitor import Monitor, RegimeWarning
+from lrlab.regimes import TOL
+
+
+def feed(mon, values):
+    for v in values:
+        mon.update(v)
+    return mon
+
+
+def caught(fn):
+    """Run fn, return the RegimeWarnings it raised."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        fn()
+    return [w for w in got if issubclass(w.category, RegimeWarning)]
+
+
+def gd_losses(lr, curvature, steps):
+    """Plain torch.optim.SGD on f(w) = curvature * w**2 / 2 from w = 1: the loss per step."""
+    w = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=lr)
+    for _ in range(steps):
+        loss = 0.5 * curvature * w**2
+        yield loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+# ------------------------------------------------------------------------------------ history
+
+
+@pytest.mark.parametrize("n", [1, 8, 9, 10, 26, 28, 100, 1000, 2500])
+@pytest.mark.parametrize("check_every", [1, 7, 10_000])
+def test_history_is_every_stride_th_step_with_the_smallest_stride_that_fits(n, check_every):
+    max_points = 9
+    values = np.cos(np.arange(n) * 0.37) + np.arange(n)  # distinct values
+    mon = feed(Monitor(max_points=max_points, check_every=check_every, warn=False), values)
+    stride = 1
+    while math.ceil(n / stride) > max_points:
+        stride *= 3
+    assert mon.count == n
+    assert mon.steps.tolist() == list(range(0, n, stride))
+    assert mon.losses.tolist() == values[::stride].tolist()
+
+
+def test_a_two_cycle_stays_a_two_cycle_when_thinned():
+    cycle = [2.0 if t % 2 else 1.0 for t in range(10_000)]
+    kept = feed(Monitor(max_points=30, warn=False), cycle).losses
+    assert len(kept) <= 30
+    assert np.all(np.diff(kept) != 0) and set(kept.tolist()) == {1.0, 2.0}
+
+
+def test_a_million_step_run_stays_small():
+    mon = Monitor(warn=False)
+    for t in range(1_000_000):
+        mon.update(1.0 / (t + 1))
+    assert mon.count == 1_000_000
+    assert len(mon.losses) <= 3000 and mon.losses[0] == 1.0
+
+
+# --------------------------------------------------------------------------------- diagnosis
+
+
+def test_the_diagnosis_is_the_one_of_the_kept_curve():
+    rng = np.random.default_rng(0)
+    curve = 0.2 + np.exp(-np.arange(5000) / 300) + 0.01 * rng.standard_normal(5000)
+    mon = feed(Monitor(lr=0.05, max_points=1000, warn=False), curve)
+    expected = lrlab.diagnose(curve[:: mon.steps[1]], lr=0.05)
+    assert mon.diagnosis == expected
+    assert mon.regime == expected.regime
+
+
+def test_regime_is_none_before_two_losses_and_cached_between_updates():
+    mon = Monitor(warn=False)
+    assert mon.regime is None and mon.diagnosis is None
+    mon.update(1.0)
+    assert mon.regime is None
+    feed(mon, [0.5**t for t in range(1, 40)])
+    first = mon.diagnosis
+    assert mon.diagnosis is first  # no new loss: the same object, not a recomputation
+    mon.update(1e-12)
+    assert mon.diagnosis is not first
+
+
+def test_lr_set_while_training_changes_the_advice():
+    mon = feed(Monitor(lr=1.0, warn=False), [1.5**t for t in range(40)])
+    assert mon.diagnosis.next_lr == pytest.approx(0.1)
+    mon.lr = 0.5
+    assert mon.diagnosis.next_lr == pytest.approx(0.05)
+
+
+def test_a_loss_never_finite_is_diverging():
+    mon = feed(Monitor(warn=False), [math.nan, math.inf])
+    assert mon.regime == "diverging"
+
+
+# ---------------------------------------------------------------------------------- warnings
+
+
+def test_gradient_descent_past_2_over_L_warns_once_with_the_advice(caplog):
+    # f = 2 w**2 has sharpness L = 4: plain GD diverges iff lr > 2 / L = 0.5
+    mon = Monitor(lr=0.6)
+    with caplog.at_level(logging.WARNING, logger="lrlab"):
+        got = caught(lambda: feed(mon, gd_losses(0.6, 4.0, 200)))
+    assert len(got) == 1 and "turned diverging" in str(got[0].message)
+    assert "smaller" in str(got[0].message)
+    assert got[0].filename == __file__  # points at the training loop, not at lrlab
+    assert [r.getMessage() for r in caplog.records if r.name == "lrlab"] == [str(got[0].message)]
+    assert mon.regime == "diverging"
+
+
+def test_gradient_descent_below_2_over_L_is_good_and_silent():
+    mon = Monitor(lr=0.3, floor=0.0, steps=200)
+    assert caught(lambda: feed(mon, gd_losses(0.3, 4.0, 200))) == []
+    assert mon.regime == "good"
+
+
+def test_a_nan_warns_at_the_step_it_appears():
+    mon = Monitor(check_every=1000)
+    feed(mon, [1.0 / (t + 1) for t in range(50)])
+    assert (
+        caught(lambda: mon.update(math.nan))[0]
+        .message.args[0]
+        .startswith("lrlab: the run turned diverging at step 51")
+    )
+    assert caught(lambda: feed(mon, [math.nan] * 500)) == []  # once per turn
+
+
+def test_a_run_that_settles_then_blows_up_warns_once():
+    mon = Monitor(floor=0.0, check_every=10)
+    settle = [0.9**t for t in range(300)]
+    blow_up = [1e-6 * 1.1**t for t in range(250)]
+    got = caught(lambda: feed(mon, settle + blow_up))
+    # early on it is still falling steadily (too_low, not warned without a budget)
+    assert [regime for _, regime in mon.turns] == ["too_low", "good", "diverging"]
+    assert len(got) == 1 and "turned diverging" in str(got[0].message)
+
+
+@pytest.mark.parametrize("budget", [300, 1000, 5000, 20_000])
+def test_a_crawl_is_warned_when_the_budget_cannot_reach_the_minimum(budget):
+    # GD on f = w**2 / 2 with lr 1e-3: the gap left after B steps is (1 - lr)**(2 B)
+    lr, seen = 1e-3, 150
+    mon = Monitor(lr=lr, floor=0.0, steps=budget, check_every=10)
+    got = caught(lambda: feed(mon, gd_losses(lr, 1.0, seen)))
+    assert mon.regime == "too_low"
+    reaches = (1 - lr) ** (2 * budget) <= TOL
+    assert [("turned too_low" in str(w.message)) for w in got] == ([] if reaches else [True])
+
+
+def test_a_steady_descent_without_a_budget_is_too_low_but_not_warned():
+    mon = Monitor(lr=1e-3, check_every=10)
+    assert caught(lambda: feed(mon, gd_losses(1e-3, 1.0, 300))) == []
+    assert mon.regime == "too_low"
+
+
+def test_warn_false_is_silent():
+    mon = Monitor(warn=False, check_every=10)
+    assert caught(lambda: feed(mon, [2.0**t for t in range(100)])) == []
+    assert mon.turns[-1][1] == "diverging"
+
+
+# ---------------------------------------------------------------------------------- inputs
+
+
+def test_accepts_numbers_numpy_scalars_and_one_element_tensors():
+    mon = Monitor(warn=False)
+    for x in (3, 2.5, np.float32(2.0), np.float64(1.5), np.array(1.25), torch.tensor([1.0])):
+        mon.update(x)
+    mon.update(torch.tensor(0.5, dtype=torch.bfloat16))
+    assert mon.losses.tolist() == [3.0, 2.5, 2.0, 1.5, 1.25, 1.0, 0.5]
+
+
+def test_keeps_no_reference_to_the_loss_tensor_or_its_graph():
+    mon = Monitor(warn=False)
+    w = torch.ones(3, requires_grad=True)
+    loss = (w * 2).sum()
+    ref = weakref.ref(loss)
+    mon.update(loss)
+    del loss
+    gc.collect()
+    assert ref() is None
+    assert mon.losses.tolist() == [6.0]
+
+
+@pytest.mark.parametrize("bad", ["0.5", None, True, torch.ones(2), [1.0], np.ones(3)])
+def test_refuses_what_is_not_one_real_number(bad):
+    with pytest.raises(TypeError, match="loss=.* is invalid"):
+        Monitor(warn=False).update(bad)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        ({"lr": -1.0}, ValueError),
+        ({"lr": "0.1"}, TypeError),
+        ({"floor": math.nan}, ValueError),
+        ({"steps": 0}, ValueError),
+        ({"check_every": 0}, ValueError),
+        ({"max_points": 2}, ValueError),
+        ({"warn": "yes"}, TypeError),
+    ],
+)
+def test_bad_options(kwargs, exc):
+    with pytest.raises(exc, match="is invalid"):
+        Monitor(**kwargs)
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    mon = feed(Monitor(lr=0.1, warn=False), [1.0, 0.5, math.inf])
+    d = json.loads(json.dumps(mon.to_dict(), allow_nan=False))
+    assert d["losses"] == [1.0, 0.5, None] and d["regime"] == "diverging"
+    assert d["diagnosis"]["regime"] == "diverging" and d["lr"] == 0.1
+
+
+# ---------------------------------------------------------------------------------- the record
+
+
+def test_a_monitored_run_is_on_record_while_it_trains_and_done_after(store_url, monkeypatch):  # noqa: F811
+    import lrlab.store
+    from lrlab import monitor
+
+    monkeypatch.setattr(monitor, "STORE_EVERY", 0.0)  # write at every check
+    with Monitor(store=store_url, name="mlp", lr=0.5, steps=400, check_every=50) as mon:
+        feed(mon, [0.9**t for t in range(200)])
+        reader = lrlab.store.open(store_url)
+        live = reader.get(mon.record_id)
+        assert (live.kind, live.objective, live.status, live.steps) == (
+            "diagnosis",
+            "mlp",
+            "running",
+            400,
+        )
+        assert live.output["monitor"]["count"] == 200
+        feed(mon, [0.9**t for t in range(200, 400)])
+    done = reader.get(mon.record_id)
+    assert done.status == "done" and done.steps_done == 400
+    assert done.output["regime"] == mon.regime == "good"
+    assert done.output["monitor"]["losses"] == pytest.approx([0.9**t for t in range(400)])
+    assert done.params["lr"] == 0.5
+
+
+def test_a_run_that_raises_is_on_record_as_interrupted(tmp_path):
+    import lrlab.store
+
+    st = lrlab.store.open(tmp_path / "r.db")
+    with pytest.raises(RuntimeError), Monitor(store=st, warn=False) as mon:
+        feed(mon, [1.0, 0.5, 0.25])
+        raise RuntimeError("out of memory")
+    assert st.get(mon.record_id).status == "interrupted"
+    with pytest.raises(TypeError, match="store=.* is invalid"):
+        Monitor(store=42)
