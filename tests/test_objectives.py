@@ -84,6 +84,30 @@ def test_user_model_from_tensors_and_checks():
     lrlab.objective(bn.eval(), nn.MSELoss(), (X, y))
 
 
+@pytest.mark.parametrize(
+    "norm",
+    [
+        lambda: nn.BatchNorm1d(4),
+        lambda: nn.LazyBatchNorm1d(),
+        lambda: nn.SyncBatchNorm(4),
+        lambda: nn.InstanceNorm1d(4, track_running_stats=True),
+    ],
+)
+def test_layers_that_update_running_statistics_in_training_are_refused(norm):
+    model = nn.Sequential(nn.Linear(3, 4), norm(), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="batch-norm"):
+        lrlab.objective(model, nn.MSELoss(), (torch.randn(20, 3), torch.randn(20, 1)))
+
+
+@pytest.mark.parametrize(
+    "norm", [lambda: nn.BatchNorm1d(4, track_running_stats=False), lambda: nn.GroupNorm(2, 4)]
+)
+def test_normalisation_without_running_statistics_is_accepted(norm):
+    model = nn.Sequential(nn.Linear(3, 4), norm(), nn.Linear(4, 1))
+    f = lrlab.objective(model, nn.MSELoss(), (torch.randn(20, 3), torch.randn(20, 1)))
+    assert f.dim == 3 * 4 + 4 + 8 + 4 + 1  # the norm's affine weight and bias train too
+
+
 def test_cost_is_differentiable_with_torch_func():
     f = lrlab.objective("x**2 + 3*y**2 + x*y")
     H = torch.func.hessian(f.cost)(torch.zeros(2, dtype=torch.float64))

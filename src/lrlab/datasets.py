@@ -122,6 +122,7 @@ def names() -> list[str]:
 
 @functools.cache
 def _data(loader: str, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    # scikit-learn takes about half a second to import: only building a problem pays it.
     import sklearn.datasets
 
     X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
