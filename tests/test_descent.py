@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import lrlab
-from lrlab import datasets
+from lrlab import datasets, descent
 from lrlab.descent import RETIRE_GROWTH
 
 
@@ -230,3 +230,159 @@ def test_tracking_sharpness_respects_keep_params_false():
     run = lrlab.descend("hill", lr=0.05, steps=20, track_sharpness=10, keep_params=False)
     assert run.params is None
     assert run.sharpness[:, 0].tolist() == [0, 10, 20]
+
+
+# ----------------------------------------------------------------------------- records
+
+
+RULE = lrlab.optim.sgd(momentum=0.5)
+
+
+def test_every_kth_step_keeps_those_points_of_the_full_record():
+    lrs = lrlab.lr_grid(1e-4, 5e-2, 12)
+    full = lrlab.sweep("rosenbrock", lrs=lrs, steps=100, optimizer=RULE)
+    thin = lrlab.sweep("rosenbrock", lrs=lrs, steps=100, optimizer=RULE, record=7)
+    assert any(r.diverged_at is not None for r in full.runs)
+    for a, b in zip(full.runs, thin.runs):
+        n = len(a.losses) - 1
+        expect = [t for t in range(0, 101, 7) if t <= n] + ([n] if n % 7 else [])
+        assert b.recorded_steps.tolist() == sorted(set(expect) | ({100} if n == 100 else set()))
+        np.testing.assert_allclose(b.losses, a.losses[b.recorded_steps], rtol=1e-12)
+        np.testing.assert_allclose(b.grad_norms, a.grad_norms[b.recorded_steps], rtol=1e-12)
+        # The path between recorded points: the sum of the steps taken in between.
+        path = [a.step_sizes[s:e].sum() for s, e in zip(b.recorded_steps, b.recorded_steps[1:])]
+        if a.diverged_at is None:
+            np.testing.assert_allclose(b.step_sizes, path, rtol=1e-9)
+        assert b.diverged_at == a.diverged_at and b.final_loss == a.final_loss
+        assert b.best_loss == np.nanmin(a.losses[np.isfinite(a.losses)])
+
+
+def test_summary_keeps_best_divergence_and_regimes():
+    lrs = lrlab.lr_grid(1e-4, 0.3, 16)
+    full = lrlab.sweep("bowl:kappa=10", lrs=lrs, steps=400)
+    summary = lrlab.sweep("bowl:kappa=10", lrs=lrs, steps=400, record="summary")
+    assert {r.regime for r in full.runs} >= {"too_low", "good", "diverging"}
+    for a, b in zip(full.runs, summary.runs):
+        assert len(b.losses) <= descent.SUMMARY_INTERVALS + 2
+        assert b.diverged_at == a.diverged_at
+        assert b.best_loss == pytest.approx(np.min(a.losses[np.isfinite(a.losses)]), rel=1e-12)
+        assert b.regime == a.regime, (a.lr, a.regime, b.regime)
+    np.testing.assert_array_equal(summary.final_losses, full.final_losses)
+    assert summary.to_dict()["record"] == "summary"
+
+
+def test_bad_record_is_refused():
+    with pytest.raises(ValueError, match="record"):
+        lrlab.sweep("parabola", lrs=[0.1], record="half")
+    with pytest.raises((ValueError, TypeError), match="record"):
+        lrlab.sweep("parabola", lrs=[0.1], record=0)
+
+
+# ----------------------------------------------------------------------------- resume, shards
+
+
+def checkpoints(f, lrs, steps, **kw):
+    saved = []
+    sw = descent.run_sweep(
+        f,
+        lrs,
+        steps,
+        checkpoint_every=0.0,
+        on_checkpoint=lambda s: saved.append(s.to_bytes()),
+        **kw,
+    )
+    return sw, saved
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(a.final_losses, b.final_losses)
+    np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
+    for x, y in zip(a.runs, b.runs):
+        np.testing.assert_array_equal(x.losses, y.losses)
+        np.testing.assert_array_equal(x.step_sizes, y.step_sizes)
+
+
+@pytest.mark.parametrize(
+    "spec, kw",
+    [
+        ("rosenbrock", {"optimizer": "adam", "record": "full"}),
+        ("rosenbrock", {"optimizer": lrlab.optim.sgd(momentum=[0.0, 0.9]), "record": 5}),
+        ("digits-mlp:batch_size=64", {"optimizer": "rmsprop", "record": "summary"}),
+    ],
+)
+def test_resuming_from_any_checkpoint_is_bitwise_an_uninterrupted_run(spec, kw):
+    f = lrlab.objective(spec)
+    lrs = lrlab.lr_grid(1e-3, 3.0, 6)
+    steps = 30
+    whole, saved = checkpoints(f, lrs, steps, **kw)
+    assert len(saved) == steps
+    for i in (1, 13, steps - 1):
+        state = descent.EngineState.from_bytes(saved[i])
+        assert state.step == i
+        assert_same(descent.run_sweep(f, lrs, steps, state=state, **kw), whole)
+
+
+def test_resume_continues_a_shuffling_loader():
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True
+    )
+    f = lrlab.objective(TwoLayer(), nn.CrossEntropyLoss(), loader)
+    torch.manual_seed(5)
+    whole, saved = checkpoints(f, [0.01, 0.1], 9, optimizer="adam")
+    torch.manual_seed(123)  # whatever the generator is now, the resumed run picks up its own
+    again = descent.run_sweep(
+        f, [0.01, 0.1], 9, optimizer="adam", state=descent.EngineState.from_bytes(saved[4])
+    )
+    assert_same(again, whole)
+
+
+def test_ctrl_c_checkpoints_at_the_next_step_and_reraises():
+    import signal
+
+    saved = []
+
+    def progress(done, total):
+        if done == 10:
+            signal.raise_signal(signal.SIGINT)
+
+    kw = {"optimizer": lrlab.optim.sgd(momentum=0.9)}
+    with pytest.raises(KeyboardInterrupt):
+        descent.run_sweep(
+            "rosenbrock", [1e-4, 1e-3], 40, progress=progress, checkpoint_every=1e9,
+            on_checkpoint=lambda s: saved.append(s.to_bytes()), **kw,
+        )  # fmt: skip
+    assert len(saved) == 1
+    state = descent.EngineState.from_bytes(saved[0])
+    assert state.step == 10
+    whole = descent.run_sweep("rosenbrock", [1e-4, 1e-3], 40, **kw)
+    assert_same(descent.run_sweep("rosenbrock", [1e-4, 1e-3], 40, state=state, **kw), whole)
+
+
+def test_merged_shards_equal_the_in_process_sweep():
+    lrs = lrlab.lr_grid(1e-4, 2e-2, 10)
+    rule = lrlab.optim.sgd(momentum=[0.0, 0.9])
+    whole = lrlab.sweep("rosenbrock", lrs=lrs, steps=80, optimizer=rule, record="summary")
+    parts = [
+        lrlab.sweep("rosenbrock", lrs=part, steps=80, optimizer=rule, record="summary")
+        for part in (lrs[:3], lrs[3:4], lrs[4:])
+    ]
+    merged = descent.merge(parts)
+    assert_same(merged, whole)
+    assert merged.floor == whole.floor and merged.to_dict() == whole.to_dict()
+    with pytest.raises(ValueError, match="same"):
+        descent.merge([parts[0], lrlab.sweep("rosenbrock", lrs=lrs[:2], steps=81, optimizer=rule)])
+
+
+def test_store_or_ray_hand_the_sweep_to_the_records_module(monkeypatch):
+    import sys
+    import types
+
+    seen = {}
+    fake = types.ModuleType("lrlab.records")
+    fake.recorded_sweep = lambda *args, **kw: seen.update(args=args, kw=kw) or "recorded"
+    monkeypatch.setitem(sys.modules, "lrlab.records", fake)
+    assert lrlab.sweep("parabola", [0.1], 5, store="sqlite://", record="summary") == "recorded"
+    assert seen["kw"]["store"] == "sqlite://" and seen["kw"]["record"] == "summary"
+    assert seen["kw"]["backend"] == "local" and seen["args"][2] == 5

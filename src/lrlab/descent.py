@@ -508,13 +508,14 @@ def _take(x, keep: torch.Tensor):
     return x
 
 
-def _start_state(f: Objective, lrs: np.ndarray, steps: int, start, rule, every, keep_params):
+def _start_state(f: Objective, lrs: np.ndarray, steps: int, start, rule, record, keep_params):
     K, dim = len(lrs), f.dim
     like = {"dtype": f.dtype, "device": f.device}
     W = start.expand(K, dim).clone()
+    every = _stride(record, steps)
     points = len(_recorded_steps(steps, every))
     # A summary keeps its few points in float32: the diagnosis needs shapes, not 16 digits.
-    hdtype = torch.float32 if every > 1 and f.dtype == torch.float64 else f.dtype
+    hdtype = torch.float32 if record == "summary" else f.dtype
     hist = {"dtype": hdtype, "device": f.device}
     # Histories are step-major: recording a step writes one row, in order, even after some
     # lanes have retired. The NaN fill also touches every page up front, on all threads.
@@ -580,7 +581,7 @@ def _engine(
     start: torch.Tensor,
     schedule: Schedule | None,
     rule: _optim.Rule,
-    every: int,
+    record: str | int,
     keep_params: bool,
     progress: Progress | None,
     state: EngineState | None = None,
@@ -588,8 +589,8 @@ def _engine(
     checkpoint_every: float = 30.0,
 ) -> _Lanes:
     K = len(lrs)
-    s = _start_state(f, lrs, steps, start, rule, every, keep_params) if state is None else state
-    at = _recorded_steps(steps, every)
+    s = _start_state(f, lrs, steps, start, rule, record, keep_params) if state is None else state
+    at = _recorded_steps(steps, _stride(record, steps))
     row_of = {int(t): i for i, t in enumerate(at)}
     hist = s.history
     check_every = _check_interval(f.device)
@@ -827,7 +828,7 @@ def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
     if keep_params is None:
         keep_params = f.dim <= 16 and path_bytes <= AUTO_PARAMS_BYTES
     curves = 2 if every == 1 and rule.plain else 3
-    history = len(lrs) * points * (8 if every == 1 else 4) * curves
+    history = len(lrs) * points * (4 if record == "summary" else 8) * curves
     history += path_bytes if keep_params else 0
     limit = min(MAX_HISTORY_BYTES, _available_memory() // 2)
     if history > limit:
@@ -838,7 +839,7 @@ def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
             "allowed; use fewer learning rates or steps, record='summary'"
             + (", or keep_params=False" if keep_params else ""),
         )
-    return f, lrs, steps, w0, bool(keep_params), rule, record, every
+    return f, lrs, steps, w0, bool(keep_params), rule, record
 
 
 def _floor(final: np.ndarray, known: float | None) -> float | None:
@@ -896,10 +897,8 @@ def descend(
         )
     # Tracking needs the path; it is dropped again afterwards if the caller said not to keep it.
     keep_path = True if track_sharpness is not None else keep_params
-    f, lrs, steps, w0, keep, rule, _, every = _prepare(
-        f, [lr], steps, start, keep_path, rule, "full"
-    )
-    out = _engine(f, lrs, steps, w0, schedule, rule, every, keep, None)
+    f, lrs, steps, w0, keep, rule, _ = _prepare(f, [lr], steps, start, keep_path, rule, "full")
+    out = _engine(f, lrs, steps, w0, schedule, rule, "full", keep, None)
     run = _runs(f.name, lrs, steps, out, f.minimum, rule)[0]
     if track_sharpness is not None:
         from .curvature import sharpness
@@ -947,7 +946,7 @@ def run_sweep(
         >>> sw.best_lr, sw.record
         (0.5, 'summary')
     """
-    f, lane_lrs, steps, w0, keep, rule, record, every = _prepare(
+    f, lane_lrs, steps, w0, keep, rule, record = _prepare(
         f, lrs, steps, start, keep_params, optimizer, record
     )
     if state is not None and (
@@ -961,7 +960,7 @@ def run_sweep(
             "checkpoint_every", checkpoint_every, allow_zero=True
         )
     out = _engine(
-        f, lane_lrs, steps, w0, schedule, rule, every, keep, progress,
+        f, lane_lrs, steps, w0, schedule, rule, record, keep, progress,
         state=state, on_checkpoint=on_checkpoint, checkpoint_every=checkpoint_every,
     )  # fmt: skip
     return Sweep(
