@@ -16,17 +16,15 @@ Analytic objectives (expressions, catalogue) compute in float64; models in their
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 
-from . import _checks, analytic, datasets, expr, stacked
+from . import _checks, analytic, datasets, expr, globalmin, stacked
 from ._format import parse_spec
 from .analytic import Minimum
 
@@ -309,13 +307,16 @@ EXPRESSION_START = 2.0
 def _from_expression(text: str, device) -> Objective:
     e = expr.parse(text)
     start = (EXPRESSION_START,) * len(e.params)
+    box = _expression_box(start) if len(e.params) <= 2 else None
     return _analytic(
         text,
         "expression",
         e,
         e.params,
         start,
-        box=_expression_box(start) if len(e.params) <= 2 else None,
+        # one or two variables: the minima by a search of the box, run on first use
+        minima=globalmin.Minima(e, box) if box is not None else (),
+        box=box,
         description="A cost typed as an expression.",
         formula=str(e),
         device=device,
@@ -350,9 +351,7 @@ def _check_model(model: nn.Module) -> None:
     if not _trainable(model):
         _checks.fail("model", type(model).__name__, "it has no trainable parameters")
     for m in model.modules():
-        # Asked of the layer, not of its class: every batch-norm variant (lazy, synchronised,
-        # third-party) and an instance norm that tracks statistics expose the same public flag.
-        if m.training and getattr(m, "track_running_stats", False) is True:
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
             raise ValueError(
                 "model: batch-norm layers in training mode update running statistics, which "
                 "lanes of a sweep cannot share; call model.eval() first or use GroupNorm/LayerNorm"
@@ -777,6 +776,9 @@ def from_factory(path: str, **options) -> Objective:
         ...
         ValueError: lrlab.datasets:no_such_function: the module has no function 'no_such_function'
     """
+    import importlib
+    import sys
+
     if not is_factory_path(path):
         _checks.fail("objective", path, "expected package.module:function")
     module_name, _, func_name = path.partition(":")
