@@ -16,8 +16,10 @@ Analytic objectives (expressions, catalogue) compute in float64; models in their
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -351,7 +353,9 @@ def _check_model(model: nn.Module) -> None:
     if not _trainable(model):
         _checks.fail("model", type(model).__name__, "it has no trainable parameters")
     for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
+        # Asked of the layer, not of its class: every batch-norm variant (lazy, synchronised,
+        # third-party) and an instance norm that tracks statistics expose the same public flag.
+        if m.training and getattr(m, "track_running_stats", False) is True:
             raise ValueError(
                 "model: batch-norm layers in training mode update running statistics, which "
                 "lanes of a sweep cannot share; call model.eval() first or use GroupNorm/LayerNorm"
@@ -776,9 +780,6 @@ def from_factory(path: str, **options) -> Objective:
         ...
         ValueError: lrlab.datasets:no_such_function: the module has no function 'no_such_function'
     """
-    import importlib
-    import sys
-
     if not is_factory_path(path):
         _checks.fail("objective", path, "expected package.module:function")
     module_name, _, func_name = path.partition(":")
