@@ -3,21 +3,40 @@
 import re
 import time
 
+import numpy as np
 import pytest
 
 import lrlab
+from lrlab import scenes
 from lrlab.demo import demo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+EXPERIMENTS: list[tuple] = []  # every descend and sweep the demo ran, by its arguments
+
+
+def _recorded(fn):
+    def record(f, *args, **kwargs):
+        lrs = kwargs.get("lrs", kwargs.get("lr", args[0] if args else None))
+        name = f if isinstance(f, str) else f.name
+        key = (fn.__name__, name, tuple(np.atleast_1d(lrs).tolist()), kwargs.get("steps"))
+        EXPERIMENTS.append(key + (str(kwargs.get("start")),))
+        return fn(f, *args, **kwargs)
+
+    return record
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     calls = []
-    began = time.perf_counter()
-    index = demo(out, progress=lambda done, total: calls.append((done, total)))
-    seconds = time.perf_counter() - began
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scenes, "sweep", _recorded(scenes.sweep))
+        mp.setattr(scenes, "descend", _recorded(scenes.descend))
+        began = time.perf_counter()
+        index = demo(out, progress=lambda done, total: calls.append((done, total)))
+        seconds = time.perf_counter() - began
     print(f"\nlrlab demo took {seconds:.1f} s")
     return index, index.read_text(encoding="utf-8"), calls, seconds
 
@@ -70,6 +89,12 @@ def test_demo_reports_progress_and_is_quick(report):
     assert calls and calls[-1][0] == calls[-1][1]
     assert [d for d, _ in calls] == list(range(1, len(calls) + 1))
     assert seconds < 120
+
+
+def test_demo_runs_each_experiment_once(report):
+    # Every picture's runs come from a scene, and the text reads its numbers off the same runs.
+    assert len(EXPERIMENTS) >= 10
+    assert len(set(EXPERIMENTS)) == len(EXPERIMENTS), "an experiment ran twice"
 
 
 def test_demo_bad_out_dir(tmp_path):

@@ -92,7 +92,7 @@ def _progress(label: str, enabled: bool):
 
 
 def _save_plot(fig, path: Path) -> None:
-    from .plots import save
+    from .plot import save
 
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise BadInput(f"--plot {path}: the file name must end in .png, .svg or .pdf")
@@ -169,9 +169,9 @@ def run(
     sched = from_text(schedule, steps) if schedule else None
     r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched)
     if plot is not None:
-        from . import plots
+        from . import plot as pictures
 
-        _save_plot(plots.run_figure(r, f), plot)
+        _save_plot(pictures.run_figure(r, f), plot)
     if json_out:
         _emit_json(r.to_dict())
         return
@@ -207,9 +207,10 @@ def sweep(
     with _progress("sweep", True) as progress:
         sw = do_sweep(f, lrs=grid, steps=steps, start=_start(start), progress=progress)
     if plot is not None:
-        from . import plots
+        from . import plot as pictures
+        from .scenes import landscape_of
 
-        _save_plot(plots.landscape(sw, f=f), plot)
+        _save_plot(pictures.landscape(landscape_of(sw, f)), plot)
     if json_out:
         _emit_json(sw.to_dict())
         return

@@ -1,9 +1,10 @@
 """``lrlab demo``: every picture of the learning rate, measured on built-in examples, in one report.
 
-:func:`demo` runs gradient descent on a handful of small objectives chosen so that each
-phenomenon shows clearly, draws the pictures of :mod:`lrlab.plots`, and writes
+:func:`demo` runs the scenes of :mod:`lrlab.scenes` on a handful of small objectives chosen
+so that each phenomenon shows clearly, draws them with :mod:`lrlab.plot`, and writes
 ``index.html``: each picture next to a few sentences that explain it with the numbers
-measured in this very run. The report is self-contained (images referenced relatively,
+measured in this very run: the numbers and the pictures come from the same runs, each
+experiment run once. The report is self-contained (images referenced relatively,
 inline CSS, no scripts or web fonts), so it opens offline and can be copied anywhere.
 
 ==========================  ===============================================================
@@ -36,16 +37,17 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import __version__, _checks, plots
-from .descent import descend, lr_grid, sweep
+from . import __version__, _checks, plot, scenes
+from ._format import fmt
+from .descent import lr_grid
 from .objectives import objective
-from .plots import REGIME_COLORS, REGIME_LABELS
+from .plot.style import REGIME_COLORS, REGIME_LABELS
 
 __all__ = ["demo"]
 
@@ -71,12 +73,10 @@ class _Section:
     wide: bool = False  # a picture of several panels: full width, text below
 
 
-def _g(x: float) -> str:
-    if x is None:
-        return "–"
-    if not math.isfinite(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:.3g}".replace("e-0", "e-").replace("e+0", "e+").replace("-", "−")
+def _g(x: float | None) -> str:
+    """A number in the report's prose: typographic minus, short exponents."""
+    text = fmt(x, missing="–", nonfinite="∞")
+    return text.replace("e-0", "e-").replace("e+0", "e+").replace("-", "−")
 
 
 def _e(text: str) -> str:
@@ -93,7 +93,7 @@ def _pct(part: float, whole: float) -> str:
 
 
 def _save(fig, out: Path, name: str) -> str:
-    plots.save(fig, out / name)
+    plot.save(fig, out / name)
     return name
 
 
@@ -115,9 +115,10 @@ def _one_thread():
 
 def _path(out: Path) -> _Section:
     lr, steps, x0 = 0.3, 20, 1.8
-    run = descend(PARABOLA, lr=lr, steps=steps, start=[x0], keep_params=True)
+    scene = scenes.path(PARABOLA, lr=lr, steps=steps, start=[x0])
+    run = scene.run
     x = run.params[:, 0]
-    image = _save(plots.path(run), out, "path.png")
+    image = _save(plot.path(scene), out, "path.png")
     factor = x[1] / x[0]
     return _Section(
         "path",
@@ -136,11 +137,10 @@ def _path(out: Path) -> _Section:
 
 
 def _three(out: Path) -> _Section:
-    lrs, steps = (0.1, 0.8, 2.1), 12
-    f = objective(PARABOLA)
-    sw = sweep(f, lrs=list(lrs), steps=steps, keep_params=True)
-    image = _save(plots.three_panels(f, lrs=lrs, steps=steps), out, "three_panels.png")
-    low, right, high = sw.runs
+    steps = 12
+    scene = scenes.three_panels(PARABOLA, lrs=(0.1, 0.8, 2.1), steps=steps)
+    image = _save(plot.three_panels(scene), out, "three_panels.png")
+    low, right, high = scene.runs
     c0 = float(low.losses[0])
     x_high = high.params[:, 0]
     return _Section(
@@ -171,12 +171,12 @@ def _three(out: Path) -> _Section:
 def _cost_curves(out: Path) -> _Section:
     lrs = {"very high": 0.3, "high": 0.125, "good": 0.05, "low": 0.0002}
     steps = 200
-    f = objective(HILL)
-    sw = sweep(f, lrs=list(lrs.values()), steps=steps, start=HILL_LEFT, keep_params=True)
-    image = _save(plots.cost_curves(f, lrs, steps=steps, start=HILL_LEFT), out, "cost_curves.png")
-    vh, hi, good, low = sw.runs
+    scene = scenes.cost_curves(HILL, lrs, steps=steps, start=HILL_LEFT, keep_params=True)
+    image = _save(plot.cost_curves(scene), out, "cost_curves.png")
+    f = scene.objective
+    vh, hi, good, low = scene.runs
     m = f.minimum
-    reach = plots.iterations_to(good, m + 1e-12)
+    reach = scenes.iterations_to(good, m + 1e-12)
     a, b = sorted(hi.params[-2:, 0])
     return _Section(
         "cost",
@@ -203,8 +203,9 @@ def _cost_curves(out: Path) -> _Section:
 
 def _step_lengths(out: Path) -> _Section:
     lr, steps = 0.02, 80
-    run = descend(HILL, lr=lr, steps=steps, start=HILL_LEFT)
-    image = _save(plots.step_lengths(run), out, "step_lengths.png")
+    scene = scenes.step_lengths(HILL, lr=lr, steps=steps, start=HILL_LEFT)
+    run = scene.run
+    image = _save(plot.step_lengths(scene), out, "step_lengths.png")
     s, g = run.step_sizes, run.grad_norms[:-1]
     ok = g > 0
     spread = float(np.max(np.abs(s[ok] / g[ok] / lr - 1)))
@@ -222,11 +223,9 @@ def _step_lengths(out: Path) -> _Section:
 
 
 def _small_hill(out: Path, landscape_sweep) -> _Section:
-    lrs, steps = (0.02, 0.1), 40
-    f = objective(HILL)
-    sw = sweep(f, lrs=list(lrs), steps=steps, keep_params=True)
-    image = _save(plots.small_hill(f, lrs=lrs, steps=steps), out, "small_hill.png")
-    small, large = sw.runs
+    scene = scenes.small_hill(HILL, lrs=(0.02, 0.1), steps=40)
+    image = _save(plot.small_hill(scene), out, "small_hill.png")
+    small, large = scene.runs
     stuck = [r.lr for r in landscape_sweep.runs if r.regime == "stuck"]
     good = [r.lr for r in landscape_sweep.runs if r.regime == "good"]
     bands = ""
@@ -253,12 +252,11 @@ def _small_hill(out: Path, landscape_sweep) -> _Section:
 
 
 def _contour(out: Path) -> _Section:
-    lrs, steps = (0.01, 0.1, 0.19), 50
-    f = objective(BOWL)
-    sw = sweep(f, lrs=list(lrs), steps=steps, keep_params=True)
-    image = _save(plots.contour_paths(f, lrs=lrs, steps=steps), out, "contour_paths.png")
-    crawl, one, zig = sw.runs
-    L = f.sharpness_at_minimum
+    steps = 50
+    scene = scenes.contour_paths(BOWL, lrs=(0.01, 0.1, 0.19), steps=steps)
+    image = _save(plot.contour_paths(scene), out, "contour_paths.png")
+    crawl, one, zig = scene.runs
+    L = scene.objective.sharpness_at_minimum
     return _Section(
         "contour",
         "6. Paths on a contour plot",
@@ -320,9 +318,9 @@ def _regime_table(sw) -> str:
     )
 
 
-def _landscape(out: Path, sw) -> _Section:
-    f = objective(HILL)
-    image = _save(plots.landscape(sw), out, "landscape.png")
+def _landscape(out: Path, scene: scenes.Landscape) -> _Section:
+    sw, f = scene.sweep, scene.objective
+    image = _save(plot.landscape(scene), out, "landscape.png")
     counts = {r: sum(1 for run in sw.runs if run.regime == r) for r in REGIME_COLORS}
     seen = ", ".join(f"{counts[r]} {_regime(r)}" for r in REGIME_COLORS if counts[r])
     L = f.sharpness_at_minimum
@@ -346,10 +344,10 @@ def _landscape(out: Path, sw) -> _Section:
 
 
 def _landscape_parabola(out: Path) -> _Section:
-    f = objective(PARABOLA)
     grid = np.unique(np.concatenate([lr_grid(0.01, 4.0, 40), [1.0]]))
-    sw = sweep(f, lrs=grid, steps=100)
-    image = _save(plots.landscape(sw), out, "landscape_parabola.png")
+    scene = scenes.landscape(PARABOLA, lrs=grid, steps=100)
+    sw, f = scene.sweep, scene.objective
+    image = _save(plot.landscape(scene), out, "landscape_parabola.png")
     stable = [r.lr for r in sw.runs if r.regime != "diverging"]
     diverged = [r.lr for r in sw.runs if r.regime == "diverging"]
     L = f.sharpness_at_minimum
@@ -368,14 +366,13 @@ def _landscape_parabola(out: Path) -> _Section:
 
 
 def _compute_price(out: Path) -> _Section:
-    f = objective(PARABOLA)
     steps = 1000
     grid = np.unique(np.concatenate([lr_grid(1e-3, 3.0, 64), [1.0]]))
-    sw = sweep(f, lrs=grid, steps=steps)
-    c0 = float(sw.runs[0].losses[0])
-    tol = 1e-6 * (c0 - f.minimum)
-    image = _save(plots.compute_price(f, tol=tol, lrs=grid, steps=steps), out, "compute_price.png")
-    need = {r.lr: plots.iterations_to(r, f.minimum + tol) for r in sw.runs}
+    # The default tolerance: a millionth of the starting gap.
+    scene = scenes.compute_price(PARABOLA, lrs=grid, steps=steps)
+    tol = scene.tol
+    image = _save(plot.compute_price(scene), out, "compute_price.png")
+    need = {r.lr: n for r, n in zip(scene.sweep.runs, scene.needed)}
     never = [lr for lr, n in need.items() if n is None and lr < 1]
     reached = {lr: n for lr, n in need.items() if n is not None}
 
@@ -424,7 +421,7 @@ def _range_test(out: Path) -> _Section:
     rt = range_test(
         model, nn.CrossEntropyLoss(), loader, opt, start_lr=1e-4, end_lr=100.0, num_iter=120
     )
-    image = _save(plots.range_test_curve(rt), out, "range_test.png")
+    image = _save(plot.range_test_curve(rt), out, "range_test.png")
     named = ", ".join(f"{k} {_g(v)}" for k, v in rt.suggestions.items() if v is not None)
     rec = (
         f"It recommends α = {_g(rt.recommended)} (the <i>{_e(rt.method)}</i> rule)."
@@ -446,21 +443,17 @@ def _range_test(out: Path) -> _Section:
 
 
 def _sharpness(out: Path) -> _Section:
-    from .curvature import sharpness
-
     model, nn, X, y = _network()
     Y = nn.functional.one_hot(y, 10).to(X.dtype)
     # Squared error on one-hot targets: the loss with which full-batch training is known to
     # sharpen until it reaches 2/alpha (cross-entropy flattens as the classes separate).
     f = objective(model, nn.MSELoss(), (X, Y), name=f"digits, 64-{NET_HIDDEN}-10 MLP, MSE")
-    lr, steps, every = 2.0, 400, 10
-    run = descend(f, lr=lr, steps=steps, keep_params=True)
-    at = list(range(0, len(run.losses), every))
+    lr, steps = 2.0, 400
     # A looser tolerance than the default: two digits of the top eigenvalue are all a
     # picture needs, and it makes the 41 measurements several times cheaper.
-    track = np.array([(t, sharpness(f, at=run.params[t], tol=1e-3, max_iter=40)) for t in at])
-    run = replace(run, sharpness=track, params=None)
-    image = _save(plots.sharpness_track(run), out, "sharpness.png")
+    run = scenes.sharpness_track(f, lr=lr, steps=steps, every=10, tol=1e-3, max_iter=40)
+    track = run.sharpness
+    image = _save(plot.sharpness_track(run), out, "sharpness.png")
     S = track[:, 1]
     dip = int(np.argmin(S[: max(2, len(S) // 2)]))
     first = int(track[np.argmax(2 / lr <= S), 0]) if (2 / lr <= S).any() else None
@@ -562,7 +555,7 @@ measured on the run it describes.</p>
 def demo(out_dir: str | Path = "lrlab-demo", *, progress: Progress | None = None) -> Path:
     """Draw every learning-rate picture on built-in examples and write a report explaining them.
 
-    Writes the PNG pictures of :mod:`lrlab.plots` and ``index.html`` into ``out_dir``
+    Writes the PNG pictures of :mod:`lrlab.plot` and ``index.html`` into ``out_dir``
     (created if missing; files of the same names are replaced). The report shows each
     picture next to a few sentences with the numbers measured in this run, and a regime
     table for a sweep. Takes a few seconds.
@@ -590,13 +583,13 @@ def demo(out_dir: str | Path = "lrlab-demo", *, progress: Progress | None = None
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     with _one_thread():
-        hill_sweep = sweep(HILL, lrs=lr_grid(1e-4, 0.3, 60), steps=200)
+        hill_sweep = scenes.landscape(HILL, lrs=lr_grid(1e-4, 0.3, 60), steps=200)
         makers: list[Callable[[Path], _Section]] = [
             _path,
             _three,
             _cost_curves,
             _step_lengths,
-            lambda o: _small_hill(o, hill_sweep),
+            lambda o: _small_hill(o, hill_sweep.sweep),
             _contour,
             lambda o: _landscape(o, hill_sweep),
             _landscape_parabola,
