@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._format import fmt
+from .cli_records import NoStoreOpt, StoreOpt, open_store, record, records_app
 
 app = typer.Typer(
     name="lrlab",
@@ -160,11 +161,14 @@ def run(
     ] = None,
     json_out: JsonOpt = False,
     plot: PlotOpt = None,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Run gradient descent with one learning rate and diagnose the run."""
     from .descent import descend
     from .schedules import from_text
 
+    st = open_store(store, no_store)
     f = _objective(objective)
     sched = from_text(schedule, steps) if schedule else None
     r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched)
@@ -172,8 +176,9 @@ def run(
         from . import plot as pictures
 
         _save_plot(pictures.run_figure(r, f), plot)
+    shown = record(st, r, r.to_dict(), _invocation())
     if json_out:
-        _emit_json(r.to_dict())
+        _emit_json(shown)
         return
     d = r.diagnosis
     out.print(f"objective   {f.name}")
@@ -185,6 +190,7 @@ def run(
     if r.floor is not None:
         out.print(f"minimum     {fmt(r.floor, 6)}")
     _print_diagnosis(d)
+    _print_recorded(shown)
 
 
 @app.command()
@@ -197,24 +203,86 @@ def sweep(
     start: StartOpt = None,
     json_out: JsonOpt = False,
     plot: PlotOpt = None,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
+    checkpoint_every: Annotated[
+        float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.", min=0)
+    ] = 30.0,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (this process) or ray (shards on Ray).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="A Ray cluster's address (default: local).")
+    ] = None,
+    gpus_per_shard: Annotated[
+        float, typer.Option("--gpus-per-shard", help="GPUs each Ray shard asks for.", min=0)
+    ] = 0,
 ) -> None:
     """Run many learning rates at once (one batched computation) and label each run."""
     from .descent import lr_grid
     from .descent import sweep as do_sweep
+    from .records import command
 
+    st = open_store(store, no_store)
+    rid = _new_record_id(st)
+    recording = {
+        "store": st,
+        "checkpoint_every": checkpoint_every,
+        "backend": backend,
+        "address": address,
+        "gpus_per_shard": gpus_per_shard,
+    }
     f = _objective(objective)
     grid = lr_grid(lr_min, lr_max, num)
-    with _progress("sweep", True) as progress:
-        sw = do_sweep(f, lrs=grid, steps=steps, start=_start(start), progress=progress)
+    with (
+        _progress("sweep", True) as progress,
+        command(rid, _invocation(), lambda s: _sweep_json(s, rid)),
+    ):
+        sw = do_sweep(f, lrs=grid, steps=steps, start=_start(start), progress=progress, **recording)
     if plot is not None:
         from . import plot as pictures
         from .scenes import landscape_of
 
         _save_plot(pictures.landscape(landscape_of(sw, f)), plot)
+    _show_sweep(sw, json_out, rid)
+
+
+def _new_record_id(st) -> str | None:
+    from .store import new_id
+
+    return None if st is None else new_id()
+
+
+def _sweep_json(sw, rid: str | None) -> dict:
+    d = sw.to_dict()
+    return d if rid is None else {**d, "id": rid}
+
+
+def _invocation() -> dict:
+    """How the running command was called (kept with its record)."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context()
+    plain = (bool, int, float, type(None))
+    options = {
+        k: v if isinstance(v, plain) else str(v)
+        for k, v in ctx.params.items()
+        if k != "store"  # a URL may carry a password
+    }
+    return {"command": ctx.info_name, "options": options}
+
+
+def _print_recorded(shown: dict) -> None:
+    if "id" in shown:
+        out.print(f"recorded as {shown['id']}: lrlab show {shown['id']}")
+
+
+def _show_sweep(sw, json_out: bool, rid: str | None) -> None:
+    """What ``lrlab sweep`` prints (and ``lrlab resume`` prints again)."""
     if json_out:
-        _emit_json(sw.to_dict())
+        _emit_json(_sweep_json(sw, rid))
         return
-    table = Table(title=f"{f.name}: {len(grid)} learning rates x {steps} steps")
+    table = Table(title=f"{sw.objective}: {len(sw.lrs)} learning rates x {sw.steps} steps")
     for col in ("lr", "final cost", "regime", "confidence"):
         table.add_column(col, justify="right" if col != "regime" else "left")
     for r in sw.runs:
@@ -224,6 +292,23 @@ def sweep(
         )
     out.print(table)
     out.print(f"best lr {sw.best_lr:.4g} (final cost {fmt(sw.best.final_loss, 6)})  * marks it")
+    _print_recorded({} if rid is None else {"id": rid})
+
+
+@app.command()
+def resume(
+    record_id: Annotated[str, typer.Argument(help="The sweep's record id (lrlab history).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Finish an interrupted sweep from its last checkpoint; print what the sweep would have."""
+    from .records import resume as do_resume
+
+    st = open_store(store)
+    rid = st.resolve(record_id)
+    with _progress("resume", True) as progress:
+        sw = do_resume(rid, store=st, progress=progress, output=lambda s: _sweep_json(s, rid))
+    _show_sweep(sw, json_out, rid)
 
 
 @app.command()
@@ -233,21 +318,26 @@ def suggest(
         int | None, typer.Option("--steps", help="The training budget to be best for.")
     ] = None,
     json_out: JsonOpt = False,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Recommend a learning rate, with the evidence of every method behind it."""
     from .suggest import suggest as do_suggest
 
+    st = open_store(store, no_store)
     f = _objective(objective)
     with _progress("suggest", True) as progress:
         s = do_suggest(f, steps=steps, progress=progress)
+    shown = record(st, s, s.to_dict(), _invocation())
     if json_out:
-        _emit_json(s.to_dict())
+        _emit_json(shown)
         return
     out.print(f"suggested lr  {s.lr:.4g}")
     out.print(f"ceiling       {s.lr_max:.4g}")
     for name, m in s.methods.items():
         out.print(f"  {name:<12}{fmt(m.get('lr'), 6)}")
     out.print(("methods agree. " if s.agree else "methods disagree. ") + s.explanation)
+    _print_recorded(shown)
 
 
 @app.command()
@@ -265,20 +355,29 @@ def diagnose(
         float | None, typer.Option("--floor", help="The best reachable loss, if known.")
     ] = None,
     json_out: JsonOpt = False,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Tell which regime a training run was in from its loss log, and what to change."""
     from .logs import read_log
     from .regimes import diagnose as do_diagnose
 
+    st = open_store(store, no_store)
     log = read_log(file, column=column)
     d = do_diagnose(log.values, floor=floor, lr=lr)
+    shown = record(
+        st,
+        d,
+        {**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)},
+        _invocation(),
+        objective=str(log.source),
+    )
     if json_out:
-        _emit_json(
-            {**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)}
-        )
+        _emit_json(shown)
         return
     out.print(f"log         {log.source}  (column {log.column}, {len(log.values)} points)")
     _print_diagnosis(d)
+    _print_recorded(shown)
 
 
 @app.command()
@@ -321,6 +420,10 @@ def serve(
         err.print(f"serving on {host}: anyone who can reach this address can use the lab")
     out.print(f"lrlab web lab on http://{host}:{port}/  (Ctrl+C to stop)")
     run_server(host=host, port=port)
+
+
+# history, show, export, rm: the records in the store.
+app.add_typer(records_app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ import os
 import platform
 import socket
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -53,7 +54,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from .. import __version__
 from .._format import json_safe
 from .schema import REVISION, VERSION_TABLE, records, shards
 
@@ -182,6 +182,12 @@ class Shard:
     steps_done: int
     data: bytes | None = field(repr=False)
     checkpoint: bytes | None = field(repr=False)
+    updated: float = 0.0  # when it was last written (seconds since the epoch)
+
+
+def _lrlab_version() -> str | None:
+    # Read when a record is made: lrlab has finished importing by then.
+    return getattr(sys.modules.get("lrlab"), "__version__", None)
 
 
 def environment(device: str = "cpu") -> dict:
@@ -194,7 +200,7 @@ def environment(device: str = "cpu") -> dict:
     import torch
 
     return {
-        "lrlab": __version__,
+        "lrlab": _lrlab_version(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
@@ -271,7 +277,7 @@ def _check_sqlite_file(path: Path, *, writable: bool) -> None:
         if version is not None and [v[0] for v in version] != [REVISION]:
             raise StoreError(
                 f"store {shown} is at schema revision {version}, which this lrlab "
-                f"({__version__}) does not know: a newer lrlab made it; left untouched"
+                f"({_lrlab_version()}) does not know: a newer lrlab made it; left untouched"
             )
     if not writable:
         return
@@ -527,7 +533,16 @@ class Store:
                 sa.select(shards).where(shards.c.record_id == rid).order_by(shards.c.shard)
             ).all()
         return [
-            Shard(r.shard, r.lane_lo, r.lane_hi, r.status, r.steps_done, r.data, r.checkpoint)
+            Shard(
+                r.shard,
+                r.lane_lo,
+                r.lane_hi,
+                r.status,
+                r.steps_done,
+                r.data,
+                r.checkpoint,
+                r.updated,
+            )
             for r in rows
         ]
 
@@ -723,6 +738,7 @@ class Store:
         params: dict | None = None,
         output: dict | None = None,
         record_id: str | None = None,
+        objective: str | None = None,
     ) -> str:
         """Record a finished result (a run, sweep, range test, suggestion or diagnosis) in
         one transaction and return its id.
@@ -733,6 +749,7 @@ class Store:
             params: what was asked, kept beside it (default: what the result itself says).
             output: what to show for it (default: the result's JSON).
             record_id: the id to use (default: a new one).
+            objective: what the record is of (default: the result's objective).
 
         Example:
             >>> import lrlab
@@ -748,7 +765,7 @@ class Store:
         row = {
             "id": rid,
             "kind": entry.kind,
-            "objective": entry.objective,
+            "objective": objective or entry.objective,
             "status": "done",
             "steps": entry.steps,
             "steps_done": entry.steps,
