@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,7 +224,7 @@ def test_tensorboard_errors(tmp_path):
         read_log(empty)
     junk = tmp_path / "events.out.tfevents.1.host"
     junk.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ValueError, match="no scalar tags"):
+    with pytest.raises(ValueError, match="record at byte 0 claims .* bytes: the file is corrupt"):
         read_log(junk)
 
 
@@ -291,3 +292,160 @@ def test_a_log_diagnoses_end_to_end(tmp_path):
     log = read_log(write(tmp_path / "train.csv", text))
     assert diagnose(log.values, 0.3).regime == "good"
     assert diagnose(log.values[:30], 0.3).regime == "too_low"
+
+
+# ------------------------------------------------------------------- Lightning's CSVLogger
+
+
+def _lightning_csv(tmp_path, epochs=3, per_epoch=4):
+    """metrics.csv written by Lightning's own CSVLogger, rows as a Trainer logs them: per-step
+    training rows, then a validation row and an epoch-mean row at each epoch's end."""
+    from pytorch_lightning.loggers import CSVLogger
+
+    logger = CSVLogger(str(tmp_path), name="lightning_logs")
+    train, val = [], []
+    step = 0
+    for epoch in range(epochs):
+        losses = []
+        for _ in range(per_epoch):
+            loss = 2.0 * 0.8**step
+            logger.log_metrics({"train_loss_step": loss, "epoch": epoch}, step=step)
+            train.append((step, loss))
+            losses.append(loss)
+            step += 1
+        logger.log_metrics({"val_loss": 3.0 * 0.8**step, "epoch": epoch}, step=step - 1)
+        val.append((step - 1, 3.0 * 0.8**step))
+        logger.log_metrics({"train_loss_epoch": sum(losses) / per_epoch, "epoch": epoch}, step - 1)
+    logger.save()
+    return Path(logger.log_dir), train, val
+
+
+def test_lightning_csvlogger_file_and_version_directory(tmp_path):
+    version_dir, train, val = _lightning_csv(tmp_path)
+    csv_file = version_dir / "metrics.csv"
+    header = csv_file.read_text().splitlines()[0].split(",")
+    assert {"epoch", "step", "train_loss_step", "train_loss_epoch", "val_loss"} == set(header)
+    for target in (csv_file, version_dir):
+        log = read_log(target)
+        # the per-step training curve, not the three epoch means
+        assert log.column == "train_loss_step"
+        assert log.steps.tolist() == [s for s, _ in train]
+        assert log.values.tolist() == pytest.approx([v for _, v in train])
+    val_log = read_log(version_dir, column="val_loss")
+    assert val_log.steps.tolist() == [s for s, _ in val]
+    assert val_log.values.tolist() == pytest.approx([v for _, v in val])
+    assert read_log(version_dir).source == "version_0/metrics.csv"
+
+
+# ------------------------------------------------------------------------- MLflow file store
+
+
+def _mlflow_run(root, metrics, run="0a1b2c"):
+    """An MLflow FileStore run written by hand in its documented layout (mlflow is not
+    installed here): mlruns/<experiment>/<run>/meta.yaml and metrics/<key> files of
+    'timestamp value step' lines, keys with '/' as subdirectories."""
+    run_dir = root / "mlruns" / "0" / run
+    (run_dir / "metrics").mkdir(parents=True)
+    (run_dir / "meta.yaml").write_text(f"run_id: {run}\nexperiment_id: '0'\nstatus: 1\n")
+    (root / "mlruns" / "0" / "meta.yaml").write_text("experiment_id: '0'\nname: Default\n")
+    for key, points in metrics.items():
+        f = run_dir / "metrics" / key
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("".join(f"{1700000000000 + 10 * s} {v} {s}\n" for s, v in points))
+    return run_dir
+
+
+def test_mlflow_metric_file_run_directory_and_experiment(tmp_path):
+    train = [(s, 1.0 / (s + 1)) for s in range(0, 50, 5)]
+    val = [(s, 1.5 / (s + 1)) for s in range(0, 50, 10)]
+    run_dir = _mlflow_run(tmp_path, {"train_loss": train, "val/loss": val, "lr": [(0, 0.1)] * 2})
+    log = read_log(run_dir)
+    assert log.column == "train_loss" and log.source == "0a1b2c"
+    assert log.steps.tolist() == [s for s, _ in train]
+    assert log.values.tolist() == [v for _, v in train]
+    assert set(log.available) == {"val/loss", "lr"}
+    one = read_log(run_dir / "metrics" / "val" / "loss")  # the metric file itself
+    assert one.column == "val/loss" and one.values.tolist() == [v for _, v in val]
+    assert read_log(run_dir, column="val/loss").steps.tolist() == [s for s, _ in val]
+    with pytest.raises(ValueError, match="an MLflow experiment with 1 run.*point at one run"):
+        read_log(tmp_path / "mlruns" / "0")
+
+
+def test_mlflow_nan_and_bad_lines(tmp_path):
+    run_dir = _mlflow_run(tmp_path, {"loss": [(0, 2.0), (1, 1.0), (2, float("nan"))]})
+    assert np.isnan(read_log(run_dir).values[2])
+    (run_dir / "metrics" / "loss").write_text("1700000000000 2.0 0\n1700000000010 oops 1\n")
+    with pytest.raises(ValueError, match="line 2 of metric 'loss'.*timestamp value step"):
+        read_log(run_dir)
+
+
+# ---------------------------------------------------------------------- truncated event files
+
+
+def test_a_truncated_tensorboard_file_is_refused_but_read_live(tmp_path):
+    d = _tb_log(tmp_path / "run")
+    (event_file,) = d.glob("events.out.tfevents.*")
+    raw = event_file.read_bytes()
+    cut = tmp_path / "cut" / event_file.name
+    cut.parent.mkdir()
+    cut.write_bytes(raw[:-7])
+    with pytest.raises(ValueError, match="truncated \\(its last record, at byte"):
+        read_log(cut)
+    with pytest.raises(ValueError, match="truncated"):
+        read_log(cut.parent)
+    live = logs.LogFollower(cut).poll()  # a writer may be in the middle of a record
+    # the cut record was the last "lr" point: every loss is complete
+    assert live.values.tolist() == pytest.approx([2.0 * 0.9**i for i in range(20)], rel=1e-6)
+
+
+# --------------------------------------------------------------------------------- live logs
+
+
+def test_follower_reads_complete_lines_only_and_waits_with_a_reason(tmp_path):
+    p = tmp_path / "train.jsonl"
+    f = logs.LogFollower(p)
+    assert f.poll() is None and f.waiting == "train.jsonl does not exist yet"
+    p.write_text('{"step": 0, "loss": 2.0}\n{"step": 1, "lo')
+    assert f.poll() is None and "only one value" in f.waiting
+    with p.open("a") as fh:
+        fh.write('ss": 1.0}\n')
+    assert f.poll().values.tolist() == [2.0, 1.0] and f.waiting is None
+    assert f.poll() is None
+    with p.open("a") as fh:
+        fh.write('{"step": 2, "loss": 0.5}\n{"step": 3, "loss": 0.2')
+    log = f.poll()
+    assert log.values.tolist() == [2.0, 1.0, 0.5] and log.steps.tolist() == [0, 1, 2]
+
+
+def test_follower_starts_over_after_truncation_and_rotation(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text("loss\n3\n2\n1\n")
+    f = logs.LogFollower(p)
+    assert f.poll().values.tolist() == [3, 2, 1]
+    p.write_text("loss\n9\n8\n")  # truncated and rewritten
+    assert f.poll().values.tolist() == [9, 8] and f.restarts == 1
+    rotated = tmp_path / "log.csv.new"
+    rotated.write_text("loss\n7\n6\n5\n4\n")
+    rotated.replace(p)  # a new file under the old name
+    assert f.poll().values.tolist() == [7, 6, 5, 4] and f.restarts == 2
+
+
+def test_follower_waits_for_a_column_that_comes_later_and_fails_on_garbage(tmp_path):
+    p = tmp_path / "metrics.csv"
+    p.write_text("step,train_loss,val_loss\n0,2.0,\n1,1.5,\n")
+    f = logs.LogFollower(p, column="val_loss")
+    assert f.poll() is None and "val_loss" in f.waiting
+    with p.open("a") as fh:
+        fh.write("1,,1.7\n2,1.2,\n2,,1.4\n")
+    assert f.poll().values.tolist() == [1.7, 1.4]
+    p.write_bytes(b"\x00\x01binary\n" * 10)
+    with pytest.raises(ValueError, match="binary content"):
+        f.poll()
+
+
+def test_follow_stops_after_its_timeout(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text("loss\n3\n2\n")
+    assert [x.values.tolist() for x in logs.follow(p, interval=0.01, timeout=0.05)] == [[3, 2]]
+    with pytest.raises(ValueError, match="interval"):
+        next(logs.follow(p, interval=0))

@@ -1,13 +1,27 @@
-"""Read the loss curve out of a training log: CSV, JSON lines or TensorBoard event files.
+"""Read the loss curve out of a training log, also while it is being written.
 
-``read_log`` finds the loss in a log the way a person would: the column (or key, or scalar
-tag) called ``loss``; else ``train_loss``, ``training_loss`` or ``train/loss``; else any name
-with ``loss`` in it, training before validation; else the only numeric column that is not a
-step counter. ``column=`` picks one by name. Step numbers come from a ``step``,
-``global_step``, ``iteration`` or ``epoch`` column when there is one.
+Formats: CSV (Lightning's ``CSVLogger`` ``metrics.csv`` included: sparse columns where
+training and validation rows alternate, ``epoch`` and ``step`` columns), JSON lines,
+TensorBoard event files, and MLflow's file store (``mlruns/<experiment>/<run>/metrics/<name>``,
+one ``timestamp value step`` line per point). A path may name the file, or the run's
+directory: a Lightning version directory (``metrics.csv`` inside), an MLflow run (``metrics/``
+inside) or a TensorBoard log directory.
+
+``read_log`` finds the loss in a log the way a person would: the column (or key, tag or
+metric) called ``loss``; else ``train_loss``, ``training_loss`` or ``train/loss``; else any
+name with ``loss`` in it, training before validation, and of those the one with the most
+points (Lightning's ``train_loss_step`` before ``train_loss_epoch``); else the only numeric
+column that is not a step counter. ``column=`` picks one by name. Step numbers come from a
+``step``, ``global_step``, ``iteration`` or ``epoch`` column when there is one.
 
 Non-finite values (``nan``, ``inf``) are kept: to a diagnosis they are evidence of
 divergence. Empty cells and missing keys are skipped. Nothing in a log is ever evaluated.
+Empty, binary, oversized and truncated files (a TensorBoard record cut short included) are
+refused with a ``ValueError`` naming the file and the problem.
+
+:class:`LogFollower` reads a log that is still growing, as ``tail -f`` does: only complete
+lines and records, starting over when the file is truncated or replaced, and waiting (with
+the reason) while the log does not exist or holds too little to read.
 
 Example:
     >>> import pathlib, tempfile
@@ -25,16 +39,20 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrlab._checks import closest
+from lrlab._checks import closest, positive_float
 
-__all__ = ["MAX_BYTES", "MAX_ROWS", "LossLog", "read_log"]
+__all__ = ["MAX_BYTES", "MAX_ROWS", "LogFollower", "LossLog", "follow", "read_log"]
 
 MAX_BYTES = 200 * 1024 * 1024  # refuse larger logs: a loss curve is never this big
 MAX_ROWS = 10_000_000
@@ -42,6 +60,13 @@ _STEP_NAMES = ("step", "global_step", "iteration", "iter", "epoch")
 _PREFERRED = ("train_loss", "training_loss", "train/loss")
 _HELD_OUT = ("val", "valid", "test", "eval", "dev")
 _TB_HINT = "pip install 'lrlab[tensorboard]'"
+_LIGHTNING_CSV = "metrics.csv"  # what Lightning's CSVLogger writes in each version directory
+_MLFLOW_METRICS = "metrics"  # an MLflow run directory keeps one file per metric in here
+_MLFLOW_META = "meta.yaml"  # ... beside this file, which marks the run directory
+
+
+class _TooLittle(ValueError):
+    """The log holds too little to read yet: an error for a finished log, a wait for a live one."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +119,61 @@ def read_log(path: str | os.PathLike[str], column: str | None = None) -> LossLog
         >>> read_log(path).column
         'train/loss'
     """
+    p, name = _checked(path, column)
+    if not p.exists():
+        raise ValueError(f"{name}: no such file or directory")
+    return _read(p, name, column, live=False)
+
+
+def _checked(path: object, column: object) -> tuple[Path, str]:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path={path!r} is invalid: expected a file name")
     if column is not None and not isinstance(column, str):
         raise TypeError(f"column={column!r} is invalid: expected a column name (str) or None")
     p = Path(path)
-    name = p.name or str(p)
-    if not p.exists():
-        raise ValueError(f"{name}: no such file or directory")
+    return p, p.name or str(p)
+
+
+def _read(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
+    """Read ``p`` in whichever format it is; ``live``: a log still being written, of which
+    only complete lines and records count."""
     if p.is_dir():
-        return _read_tensorboard(p, name, column)
+        return _read_dir(p, name, column, live=live)
+    metrics_dir = _mlflow_metrics_dir(p)
+    if metrics_dir is not None:
+        # one metric file of an MLflow run: that metric, unless column= names another one
+        default = p.relative_to(metrics_dir).as_posix()
+        return _read_mlflow(metrics_dir, name, column or default, live=live)
+    size = _size(p, name)
+    if "tfevents" in name:
+        return _read_tensorboard(p, name, column, live=live)
+    raw = _read_bytes(p, name)
+    if b"brain.Event" in raw[:256]:  # the first record of every TensorBoard event file
+        # TensorBoard only reads event files by their conventional name: show it one
+        with tempfile.TemporaryDirectory() as tmp:
+            alias = Path(tmp) / "events.out.tfevents.0.sniffed"
+            try:
+                alias.symlink_to(p.resolve())
+            except OSError:
+                alias.write_bytes(raw)
+            return _read_tensorboard(alias, name, column, live=live)
+    if live:
+        raw = raw[: raw.rfind(b"\n") + 1]  # a line being written is not read yet
+    if size == 0 or not raw.strip():
+        raise _TooLittle(f"{name}: the file is empty")
+    text = _decode(raw, name)
+    if not text.strip():
+        raise _TooLittle(f"{name}: the file is empty")
+    suffix = p.suffix.lower()
+    first = text.lstrip()[:1]
+    if suffix in (".jsonl", ".ndjson", ".json") or first in ("{", "["):
+        table = _parse_json(text, name)
+    else:
+        table = _parse_csv(text, name, delimiter="\t" if suffix == ".tsv" else None)
+    return _pick(table, name, column)
+
+
+def _size(p: Path, name: str) -> int:
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -114,33 +184,37 @@ def read_log(path: str | os.PathLike[str], column: str | None = None) -> LossLog
             f"{MAX_BYTES // 2**20} MB are read"
         )
     if size == 0:
-        raise ValueError(f"{name}: the file is empty")
-    if "tfevents" in name:
-        return _read_tensorboard(p, name, column)
+        raise _TooLittle(f"{name}: the file is empty")
+    return size
+
+
+def _read_bytes(p: Path, name: str) -> bytes:
     try:
         with open(p, "rb") as fh:
-            raw = fh.read()
+            return fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
-    if b"brain.Event" in raw[:256]:  # the first record of every TensorBoard event file
-        # TensorBoard only reads event files by their conventional name: show it one
-        with tempfile.TemporaryDirectory() as tmp:
-            alias = Path(tmp) / "events.out.tfevents.0.sniffed"
-            try:
-                alias.symlink_to(p.resolve())
-            except OSError:
-                alias.write_bytes(raw)
-            return _read_tensorboard(alias, name, column)
-    text = _decode(raw, name)
-    if not text.strip():
-        raise ValueError(f"{name}: the file is empty")
-    suffix = p.suffix.lower()
-    first = text.lstrip()[:1]
-    if suffix in (".jsonl", ".ndjson", ".json") or first in ("{", "["):
-        table = _parse_json(text, name)
-    else:
-        table = _parse_csv(text, name, delimiter="\t" if suffix == ".tsv" else None)
-    return _pick(table, name, column)
+
+
+def _read_dir(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
+    """A run's directory: Lightning's (``metrics.csv``), MLflow's (``metrics/``) or
+    TensorBoard's (event files)."""
+    if (p / _LIGHTNING_CSV).is_file():
+        return _read(p / _LIGHTNING_CSV, f"{name}/{_LIGHTNING_CSV}", column, live=live)
+    if (p / _MLFLOW_METRICS).is_dir() and (p / _MLFLOW_META).is_file():
+        return _read_mlflow(p / _MLFLOW_METRICS, name, column, live=live)
+    runs = sorted(
+        d.name
+        for d in p.iterdir()
+        if (d / _MLFLOW_METRICS).is_dir() and (d / _MLFLOW_META).is_file()
+    )
+    if runs:
+        shown = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
+        raise ValueError(
+            f"{name}: an MLflow experiment with {len(runs)} run(s) ({shown}); "
+            f"point at one run's directory, e.g. {name}/{runs[0]}"
+        )
+    return _read_tensorboard(p, name, column, live=live)
 
 
 # ------------------------------------------------------------------------------------ decoding
@@ -219,9 +293,9 @@ def _parse_csv(text: str, name: str, delimiter: str | None) -> _Table:
     except csv.Error as exc:
         raise ValueError(f"{name}: not a readable CSV file ({exc})") from None
     if header is None:
-        raise ValueError(f"{name}: the file is empty")
+        raise _TooLittle(f"{name}: the file is empty")
     if table.rows == 0:
-        raise ValueError(f"{name}: a header ({', '.join(header)}) but no data rows")
+        raise _TooLittle(f"{name}: a header ({', '.join(header)}) but no data rows")
     for key in header:
         table.cells.setdefault(key, [])
     return table
@@ -288,14 +362,16 @@ def _parse_json(text: str, name: str) -> _Table:
             if cell is not None and cell != "":
                 table.add(line_no, key, cell)
     if table.rows == 0:
-        raise ValueError(f"{name}: the file is empty")
+        raise _TooLittle(f"{name}: the file is empty")
     return table
 
 
 # ---------------------------------------------------------------------------------- the choice
 
 
-def _choose(names: list[str], numeric: list[str], steps: set[str]) -> str | None:
+def _choose(
+    names: list[str], numeric: list[str], steps: set[str], counts: dict[str, int]
+) -> str | None:
     """The loss-like name by the rules in the module docstring (None when ambiguous)."""
     low = {n: n.lower() for n in names}
     for n in names:
@@ -308,9 +384,11 @@ def _choose(names: list[str], numeric: list[str], steps: set[str]) -> str | None
     lossy = [n for n in names if "loss" in low[n]]
     if lossy:
 
-        def rank(n: str) -> tuple[int, int]:
+        def rank(n: str) -> tuple[int, int, int]:
             held_out = any(h in low[n] for h in _HELD_OUT)
-            return (0 if "train" in low[n] else 2 if held_out else 1, names.index(n))
+            tier = 0 if "train" in low[n] else 2 if held_out else 1
+            # the finest curve of a tier: per-step values before per-epoch means
+            return (tier, -counts.get(n, 0), names.index(n))
 
         return min(lossy, key=rank)
     candidates = [n for n in numeric if n not in steps]
@@ -337,14 +415,11 @@ def _pick(table: _Table, name: str, column: str | None) -> LossLog:
     kind = table.kind
     if column is not None:
         if column not in table.cells:
-            hint = closest(column, names)
-            did = f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else ""
-            raise ValueError(
-                f"{name}: {kind} {column!r} not found{did}; {kind}s: {', '.join(names)}"
-            )
+            _missing(name, kind, column, names)
         chosen = column
     else:
-        chosen = _choose(names, numeric, steps_set)
+        counts = {n: len(cells) for n, cells in table.cells.items()}
+        chosen = _choose(names, numeric, steps_set, counts)
         if chosen is None:
             cands = [n for n in numeric if n not in steps_set]
             if not cands:
@@ -365,13 +440,7 @@ def _pick(table: _Table, name: str, column: str | None) -> LossLog:
             )
         values.append(x)
         rows.append(row)
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name}: {kind} {chosen!r} has no values")
-    if arr.size < 2:
-        raise ValueError(f"{name}: {kind} {chosen!r} has only one value; a curve needs at least 2")
-    if not np.any(np.isfinite(arr)):
-        raise ValueError(f"{name}: {kind} {chosen!r} has no finite value (all NaN or inf)")
+    arr = _curve(values, name, kind, chosen)
     step_arr = np.arange(arr.size, dtype=np.float64)
     if step is not None and step != chosen:
         by_row = {r: _number(c) for r, c in table.cells[step]}
@@ -380,6 +449,49 @@ def _pick(table: _Table, name: str, column: str | None) -> LossLog:
             step_arr = np.asarray(got, dtype=np.float64)
     others = tuple(n for n in numeric if n != chosen)
     return LossLog(arr, step_arr, name, chosen, others)
+
+
+def _missing(name: str, kind: str, column: str, names: list[str]) -> None:
+    # "too little" rather than wrong: in a live log the column may come with later rows
+    hint = closest(column, names)
+    did = f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else ""
+    raise _TooLittle(f"{name}: {kind} {column!r} not found{did}; {kind}s: {', '.join(names)}")
+
+
+def _curve(values: list[float], name: str, kind: str, chosen: str) -> np.ndarray:
+    if len(values) > MAX_ROWS:
+        raise ValueError(f"{name}: more than {MAX_ROWS:,} values; shorten the log")
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        raise _TooLittle(f"{name}: {kind} {chosen!r} has no values")
+    if arr.size < 2:
+        raise _TooLittle(f"{name}: {kind} {chosen!r} has only one value; a curve needs at least 2")
+    if not np.any(np.isfinite(arr)):
+        raise _TooLittle(f"{name}: {kind} {chosen!r} has no finite value (all NaN or inf)")
+    return arr
+
+
+def _pick_series(
+    series: dict[str, tuple[list[float], list[float]]], name: str, column: str | None, kind: str
+) -> LossLog:
+    """The loss among named series of (steps, values): TensorBoard tags, MLflow metrics."""
+    names = list(series)
+    if column is not None:
+        if column not in series:
+            _missing(name, kind, column, names)
+        chosen = column
+    else:
+        counts = {n: len(v) for n, (_, v) in series.items()}
+        chosen = _choose(names, names, set(), counts)
+        if chosen is None:
+            raise ValueError(
+                f"{name}: cannot tell which {kind} is the loss among "
+                f"{', '.join(names)}; pass column=NAME"
+            )
+    steps, values = series[chosen]
+    arr = _curve(values, name, kind, chosen)
+    others = tuple(n for n in names if n != chosen)
+    return LossLog(arr, np.asarray(steps, dtype=np.float64), name, chosen, others)
 
 
 # -------------------------------------------------------------------------------- tensorboard
@@ -408,7 +520,7 @@ def _event_dirs(p: Path, name: str) -> list[tuple[str, Path]]:
                 if entry not in found:
                     found.append(entry)
     if not found:
-        raise ValueError(
+        raise _TooLittle(
             f"{name}: no TensorBoard event files (events.out.tfevents.*) in the directory"
         )
     total = sum(f.stat().st_size for _, d in found for f in d.glob("events.out.tfevents.*"))
@@ -420,10 +532,13 @@ def _event_dirs(p: Path, name: str) -> list[tuple[str, Path]]:
     return found
 
 
-def _read_tensorboard(p: Path, name: str, column: str | None) -> LossLog:
+def _read_tensorboard(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
     ea_mod = _event_accumulator()
     series: dict[str, tuple[list[float], list[float]]] = {}
     for prefix, where in _event_dirs(p, name):
+        files = [where] if where.is_file() else sorted(where.glob("events.out.tfevents.*"))
+        for f in files:
+            _check_records(f, name, live=live)
         acc = ea_mod.EventAccumulator(
             str(where), size_guidance={ea_mod.SCALARS: 0, ea_mod.TENSORS: 0}
         )
@@ -443,38 +558,44 @@ def _read_tensorboard(p: Path, name: str, column: str | None) -> LossLog:
             if values is not None and prefix + tag not in series:
                 series[prefix + tag] = values
     if not series:
-        raise ValueError(f"{name}: no scalar tags in the TensorBoard log")
-    names = list(series)
-    if column is not None:
-        if column not in series:
-            hint = closest(column, names)
-            did = f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else ""
-            raise ValueError(f"{name}: tag {column!r} not found{did}; tags: {', '.join(names)}")
-        chosen = column
-    else:
-        chosen = _choose(names, names, set())
-        if chosen is None:
+        raise _TooLittle(f"{name}: no scalar tags in the TensorBoard log")
+    return _pick_series(series, name, column, "tag")
+
+
+def _check_records(path: Path, name: str, *, live: bool) -> None:
+    """Walk the record framing of an event file (TFRecord: an 8-byte length, its 4-byte
+    checksum, the data, the data's 4-byte checksum), without parsing the records.
+
+    TensorBoard's reader stops quietly at a record cut short, so a truncated file would read
+    as a shorter run: refused here instead, unless the log is live (its writer may be in the
+    middle of a record). A length that runs far past the end is corruption, live or not.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+    pos, end = 0, len(raw)
+    while pos < end:
+        if end - pos < 12:
+            length = None
+        else:
+            (length,) = struct.unpack_from("<Q", raw, pos)
+            if pos + 16 + length <= end:
+                pos += 16 + length
+                continue
+        if length is not None and length > MAX_BYTES:
             raise ValueError(
-                f"{name}: cannot tell which tag is the loss among "
-                f"{', '.join(names)}; pass column=TAG"
+                f"{name}: not a readable TensorBoard event file (a record at byte {pos} "
+                f"claims {length:,} bytes: the file is corrupt)"
             )
-    steps, values = series[chosen]
-    if len(values) > MAX_ROWS:
-        raise ValueError(f"{name}: more than {MAX_ROWS:,} values; shorten the log")
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size < 2:
+        if live:
+            return
         raise ValueError(
-            f"{name}: tag {chosen!r} has {arr.size} value(s); a curve needs at least 2"
+            f"{name}: the TensorBoard event file is truncated (its last record, at byte "
+            f"{pos} of {end}, is cut short: a copy made while it was written, or a writer "
+            "that was killed)"
         )
-    if not np.any(np.isfinite(arr)):
-        raise ValueError(f"{name}: tag {chosen!r} has no finite value (all NaN or inf)")
-    return LossLog(
-        arr,
-        np.asarray(steps, dtype=np.float64),
-        name,
-        chosen,
-        tuple(n for n in names if n != chosen),
-    )
 
 
 def _scalar_tensors(events: list) -> tuple[list[float], list[float]] | None:
@@ -492,3 +613,187 @@ def _scalar_tensors(events: list) -> tuple[list[float], list[float]] | None:
         steps.append(float(e.step))
         values.append(float(arr.reshape(())))
     return steps, values
+
+
+# ------------------------------------------------------------------------------------- MLflow
+
+
+def _mlflow_metrics_dir(p: Path) -> Path | None:
+    """The ``metrics`` directory of an MLflow run that holds the file ``p``, if any (metric
+    names with ``/`` are kept in subdirectories of it)."""
+    for parent in p.parents:
+        if parent.name == _MLFLOW_METRICS and (parent.parent / _MLFLOW_META).is_file():
+            return parent
+    return None
+
+
+def _read_mlflow(metrics: Path, name: str, column: str | None, *, live: bool) -> LossLog:
+    """An MLflow run's metrics: one file per metric, a ``timestamp value step`` line per point
+    (MLflow's ``FileStore``)."""
+    files = sorted(f for f in metrics.rglob("*") if f.is_file())
+    total = sum(f.stat().st_size for f in files)
+    if total > MAX_BYTES:
+        raise ValueError(
+            f"{name}: the metric files hold {total / 2**20:.0f} MB; logs up to "
+            f"{MAX_BYTES // 2**20} MB are read"
+        )
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for f in files:
+        key = f.relative_to(metrics).as_posix()
+        raw = _read_bytes(f, name)
+        if live:
+            raw = raw[: raw.rfind(b"\n") + 1]
+        text = _decode(raw, f"{name} ({key})")
+        steps, values = [], []
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            parsed = [_number(x) for x in fields]
+            if len(fields) != 3 or None in parsed:
+                raise ValueError(
+                    f"{name}: line {line_no} of metric {key!r} is {line.strip()[:40]!r}; "
+                    "MLflow metric files hold 'timestamp value step' lines"
+                )
+            values.append(parsed[1])
+            steps.append(parsed[2])
+        if values or column == key:
+            series[key] = (steps, values)
+    if not series:
+        raise _TooLittle(f"{name}: the MLflow run has no metric values yet")
+    return _pick_series(series, name, column, "metric")
+
+
+# ---------------------------------------------------------------------------------- live logs
+
+
+class LogFollower:
+    """A log that is still being written, read as ``tail -f`` reads it.
+
+    Each :meth:`poll` looks at the file (or run directory) once: when it has grown by
+    complete lines or records, it returns the whole curve so far; otherwise None, with the
+    reason in ``waiting`` while there is nothing to read yet (the file does not exist, holds
+    no complete row, lacks the column...). A line or record still being written is left for
+    a later poll. A file that shrinks or is replaced (truncated, rotated) starts over:
+    ``restarts`` counts how often. Errors that more data cannot fix (binary content, a
+    malformed line, an oversized file) raise ``ValueError`` as :func:`read_log` does.
+
+    Args:
+        path: the log file, or a run directory (Lightning, MLflow, TensorBoard).
+        column: the column, key, tag or metric to read; found automatically when omitted.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "train.csv"
+        >>> follower = LogFollower(path)
+        >>> follower.poll() is None, follower.waiting
+        (True, 'train.csv does not exist yet')
+        >>> _ = path.write_text("step,loss\\n0,2.0\\n1,1.5\\n2,1.")   # the last line is half-written
+        >>> follower.poll().values.tolist()
+        [2.0, 1.5]
+        >>> with path.open("a") as fh:
+        ...     _ = fh.write("2\\n")
+        >>> follower.poll().values.tolist()
+        [2.0, 1.5, 1.2]
+        >>> follower.poll() is None                  # nothing new
+        True
+    """
+
+    def __init__(self, path: str | os.PathLike[str], column: str | None = None) -> None:
+        self.path, self._name = _checked(path, column)
+        self.column = column
+        self.waiting: str | None = None
+        self.restarts = 0
+        self._seen: tuple | None = None  # what the files looked like at the last read
+        self._identity: tuple | None = None  # which files (inodes) they were
+        self._size = 0
+        self._last: LossLog | None = None
+
+    def poll(self) -> LossLog | None:
+        """The curve so far when the log has new complete data since the last poll, else None.
+
+        Raises:
+            ValueError: the log cannot be read, and more data will not change that.
+        """
+        seen = self._look()
+        if seen is None:
+            self.waiting = f"{self._name} does not exist yet"
+            return None
+        if seen == self._seen:
+            return None
+        identity, size, _ = seen
+        if self._identity is not None and (identity != self._identity or size < self._size):
+            self.restarts += 1  # truncated, replaced or rotated: the log starts over
+            self._last = None
+        self._seen, self._identity, self._size = seen, identity, size
+        try:
+            log = _read(self.path, self._name, self.column, live=True)
+        except _TooLittle as e:
+            self.waiting = str(e)
+            return None
+        except FileNotFoundError:  # replaced between the look and the read
+            self._seen = None
+            return None
+        self.waiting = None
+        if self._last is not None and len(log.values) <= len(self._last.values):
+            if len(log.values) == len(self._last.values):
+                return None
+            self.restarts += 1  # fewer points than before: the run started over
+        self._last = log
+        return log
+
+    def _look(self) -> tuple | None:
+        """(identity, total size, times) of the files that make the log; None when missing."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ValueError(f"{self._name}: cannot read ({exc.strerror or exc})") from None
+        if not self.path.is_dir():
+            return (st.st_ino, st.st_dev), st.st_size, st.st_mtime_ns
+        files = []
+        for f in sorted(self.path.rglob("*")):
+            with suppress(FileNotFoundError):  # listed a moment ago, gone now (rotated)
+                if f.is_file():
+                    fs = f.stat()
+                    files.append((str(f), fs.st_ino, fs.st_size, fs.st_mtime_ns))
+        identity = tuple((f, ino) for f, ino, _, _ in files)
+        return identity, sum(size for _, _, size, _ in files), tuple(files)
+
+
+def follow(
+    path: str | os.PathLike[str],
+    column: str | None = None,
+    *,
+    interval: float = 0.5,
+    timeout: float | None = None,
+) -> Iterator[LossLog]:
+    """Yield the curve of a growing log each time it grows, as ``tail -f`` would print it.
+
+    Args:
+        path: the log file or run directory (it may not exist yet).
+        column: the column, key, tag or metric to read.
+        interval: seconds between two looks at the file.
+        timeout: stop after this many seconds without new data (None: never).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> _ = path.write_text('{"loss": 3}\\n{"loss": 2}\\n')
+        >>> [log.values.tolist() for log in follow(path, interval=0.01, timeout=0.05)]
+        [[3.0, 2.0]]
+    """
+    interval = positive_float("interval", interval)
+    if timeout is not None:
+        timeout = positive_float("timeout", timeout, allow_zero=True)
+    follower = LogFollower(path, column)
+    quiet_since = time.monotonic()
+    while True:
+        log = follower.poll()
+        if log is not None:
+            quiet_since = time.monotonic()
+            yield log
+        elif timeout is not None and time.monotonic() - quiet_since >= timeout:
+            return
+        time.sleep(interval)
