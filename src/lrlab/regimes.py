@@ -46,16 +46,79 @@ import numpy as np
 from lrlab._checks import closest, fail, finite_float, positive_float
 from lrlab._format import fmt, json_safe
 
-__all__ = ["REGIMES", "TOL", "Diagnosis", "diagnose"]
+__all__ = ["REGIMES", "RULES", "TOL", "Diagnosis", "Rules", "diagnose"]
 
 REGIMES = ("diverging", "too_high", "good", "too_low", "stuck")
-TOL = 0.02  # "reached the minimum": within 2 % of the initial gap above the floor
 
-_Q_OVERSHOOT = 0.2  # efficiency below this: alpha*L > 1.6 on a quadratic, the steps overshoot
-_STATIONARY = 1e-3  # final gradient norm below this fraction of the largest: a stationary point
-_NOISE_PLATEAU = 0.01  # tail noise above this fraction of the remaining gap: bouncing
-_MAX_POINTS = 10_000_000
-_BLOWUP_GROWTH = 10.0  # the cost grew this many times its initial gap: blown up, whatever the shape
+
+@dataclass(frozen=True)
+class Rules:
+    """Every threshold of the diagnosis, once, with the reason for its value.
+
+    Gaps and drops are fractions of the initial gap ``start - floor`` (or of the total drop
+    without a floor); windows are fractions of the run. The values were set on the tuned
+    curves of ``benchmarks/data/regimes/curves.json``; ``heldout.json`` checks them on curves
+    made by another generator.
+
+    Example:
+        >>> RULES.tol, RULES.blowup_growth
+        (0.02, 10.0)
+    """
+
+    #: "reached the minimum": within 2 % of the initial gap above the floor. Product promise;
+    #: the labels of both benchmark sets use the same tolerance.
+    tol: float = 0.02
+    #: a window is a tenth of the run: long enough that its median ignores spikes and
+    #: jitter, short enough that three of them fit in the last 60 %.
+    window: float = 0.1
+    #: the windows end at 40 %, 70 % and 100 % of the run: two equal spans of 30 % for the
+    #: three-point (Aitken) extrapolation, late enough to skip the first transient.
+    level_ends: tuple[float, float] = (0.4, 0.7)
+    #: a change is real when it exceeds this many standard errors of a window level ...
+    significance: float = 3.0
+    #: ... and this fraction of the cost's scale (below it, float rounding).
+    rounding: float = 1e-9
+    #: a tail is smooth (its end is its last value) with fewer sign flips than this ...
+    smooth_alternation: float = 0.1
+    #: ... and fewer up-steps than this.
+    smooth_up: float = 0.05
+    #: a late drop at least this fraction of the drop before it is no geometric convergence
+    #: that the budget could see the end of: the remaining fall is unbounded.
+    geometric: float = 0.95
+    #: descent efficiency (1 - alpha*L/2 on a quadratic) below this: alpha*L > 1.6, steps
+    #: that cross the valley rather than go down it.
+    overshoot_efficiency: float = 0.2
+    #: a final gradient norm below this fraction of the largest: a stationary point.
+    stationary: float = 1e-3
+    #: tail noise above this fraction of the remaining gap: the run bounces on a plateau.
+    noise_plateau: float = 0.01
+    #: sign flips of successive changes above this fraction: a 2-cycle.
+    cycle: float = 0.9
+    #: the cost grew this many times its initial gap: blown up, whatever the shape and the
+    #: optimizer (momentum and Adam overshoot, but not by an order of magnitude for long).
+    blowup_growth: float = 10.0
+    #: rising windows that end this many times above the initial gap: steady growth.
+    steady_growth: float = 1.2
+    #: an order of magnitude back up from the best window, still climbing: a rebound.
+    rebound: float = 10.0
+    #: a run still removing more than this part of its remaining gap over the last 30 % is
+    #: descending ...
+    late_progress: float = 0.1
+    #: ... as is one whose projected end is below this fraction of its current gap.
+    projected_half: float = 0.5
+    #: the last window's gradient above this fraction of the one at 40 %: the gradient has
+    #: stopped shrinking.
+    stalled_gradient: float = 0.5
+    #: fewer points than this show no trend worth trusting: confidence at most 0.5.
+    few_points: int = 10
+    #: more points than this are refused (memory of the judge's copies).
+    max_points: int = 10_000_000
+
+
+#: The rules in force.
+RULES = Rules()
+#: "reached the minimum": within 2 % of the initial gap above the floor (``RULES.tol``).
+TOL = RULES.tol
 
 
 @dataclass(frozen=True)
@@ -296,8 +359,8 @@ def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
         fail(name, _short(values), "the curve is empty; need at least 2 costs")
     if arr.size < 2:
         fail(name, _short(values), "one point is not a curve; need at least 2 costs")
-    if arr.size > _MAX_POINTS:
-        fail(name, f"{arr.size} points", f"at most {_MAX_POINTS:,} points")
+    if arr.size > RULES.max_points:
+        fail(name, f"{arr.size} points", f"at most {RULES.max_points:,} points")
     if not np.any(np.isfinite(arr)):
         fail(name, _short(values), "no finite value; need at least one finite cost")
     return arr
@@ -410,6 +473,83 @@ def _edges(n: int, k: int) -> tuple[int, ...]:
     return tuple(np.linspace(0, n, k + 1).astype(int).tolist())
 
 
+# ------------------------------------------------------------------------------ the curve's shape
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the windows of a finite curve show, read once (see :func:`_read_shape`)."""
+
+    w: int  # points per window
+    lev: tuple[float, float, float]  # median levels of the windows ending at 40, 70, 100 %
+    sigma: float  # step-to-step noise of the tail (from second differences)
+    alternation: float  # fraction of sign flips of successive changes in the tail
+    tail_up: float  # fraction of tail steps that went up
+    amplitude: float  # median size of a tail step
+    se: float  # the error of a window level
+    mid_drop: float  # lev[0] - lev[1]
+    late_drop: float  # lev[1] - lev[2]
+    smooth: bool  # the tail falls monotonically without jitter
+    end: float  # the level the run ended at
+    end_median: float  # the median of the last window
+    se_end: float  # the error of the end level
+
+
+def _read_shape(v: np.ndarray) -> _Shape:
+    """Three equal-spaced window levels (ending at 40 %, 70 %, 100 %) and the tail's noise."""
+    n = len(v)
+    w = max(1, round(RULES.window * n))
+    ends = [max(1, round(RULES.level_ends[0] * n)), max(1, round(RULES.level_ends[1] * n)), n]
+    # medians: a spike (a catapult, an unlucky batch) must not move a trend
+    lev = tuple(_median(v[max(0, e - w) : e]) for e in ends)
+    tail = v[min(ends[1], n - 3) :] if n >= 3 else v
+    d2 = np.diff(tail, 2)
+    # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
+    sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) if len(d2) else 0.0
+    d1 = np.diff(tail)
+    big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
+    signs = np.sign(d1[big])
+    alternation = _fraction(signs[1:] != signs[:-1]) if len(signs) > 2 else 0.0
+    tail_up = _fraction(d1 > 0) if len(d1) else 0.0
+    # the error of a window level: white jitter, or slow wandering (correlated noise) seen
+    # as the spread of block levels around a straight line through the tail
+    se_white = sigma * math.sqrt(2.0 / w)
+    se_blocks = 0.0
+    if len(tail) >= 12:
+        blocks = _blocks(_detrend(tail), 6)
+        spread = _std([_median(b) for b in blocks])
+        se_blocks = spread * math.sqrt(len(blocks[0]) / w) * math.sqrt(2.0)
+    se = max(se_white, se_blocks)
+    # the level the run ended at: the last value when the tail is smooth and monotone,
+    # otherwise the mean of the last window
+    smooth = alternation < RULES.smooth_alternation and tail_up < RULES.smooth_up
+    return _Shape(
+        w=w,
+        lev=lev,
+        sigma=sigma,
+        alternation=alternation,
+        tail_up=tail_up,
+        amplitude=_median(np.abs(d1)) if len(d1) else 0.0,
+        se=se,
+        mid_drop=lev[0] - lev[1],
+        late_drop=lev[1] - lev[2],
+        smooth=smooth,
+        end=float(v[-1]) if smooth or n < 5 else _mean(v[n - w :]),
+        end_median=_median(v[n - w :]),
+        se_end=se / math.sqrt(2.0),
+    )
+
+
+def _grad_ratio(g: np.ndarray | None) -> float | None:
+    """The final gradient norm over the largest (None without norms)."""
+    if g is None:
+        return None
+    fin = g[np.isfinite(g)]
+    if len(fin) < 2 or fin.max() <= 0:
+        return 0.0 if len(fin) and fin.max() == 0 else None
+    return float(_median(fin[-3:]) / fin.max())
+
+
 # ------------------------------------------------------------------------------------ the judge
 
 
@@ -422,6 +562,10 @@ class _Judge:
         self.n = len(v)
         self.ev: dict[str, Any] = {"points": self.n, "start": c0, "floor": floor}
         self.limit = opt.limit(sharpness)
+        self.finite = bool(np.isfinite(v).all())
+        # read once, never changed: what the curve and the gradients show
+        self.shape = _read_shape(v) if self.finite else None
+        self.grad_ratio = _grad_ratio(g)
         if not opt.plain:
             self.ev["momentum"] = opt.momentum
         if self.limit is not None:
@@ -429,53 +573,17 @@ class _Judge:
 
     # -- features ----------------------------------------------------------------------------
 
-    def _windows(self, v: np.ndarray) -> None:
-        """Three equal-spaced window levels (ending at 40 %, 70 %, 100 %) and the tail noise."""
-        n = len(v)
-        self.w = w = max(1, round(n / 10))
-        ends = [max(1, round(0.4 * n)), max(1, round(0.7 * n)), n]
-        # medians: a spike (a catapult, an unlucky batch) must not move a trend
-        self.lev = [_median(v[max(0, e - w) : e]) for e in ends]
-        tail = v[min(ends[1], n - 3) :] if n >= 3 else v
-        d2 = np.diff(tail, 2)
-        # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
-        sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) if len(d2) else 0.0
-        self.sigma = sigma
-        d1 = np.diff(tail)
-        big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
-        signs = np.sign(d1[big])
-        self.alternation = _fraction(signs[1:] != signs[:-1]) if len(signs) > 2 else 0.0
-        self.tail_up = _fraction(d1 > 0) if len(d1) else 0.0
-        self.amplitude = _median(np.abs(d1)) if len(d1) else 0.0
-        # the error of a window level: white jitter, or slow wandering (correlated noise) seen
-        # as the spread of block levels around a straight line through the tail
-        se_white = sigma * math.sqrt(2.0 / w)
-        se_blocks = 0.0
-        if len(tail) >= 12:
-            blocks = _blocks(_detrend(tail), 6)
-            spread = _std([_median(b) for b in blocks])
-            se_blocks = spread * math.sqrt(len(blocks[0]) / w) * math.sqrt(2.0)
-        self.se = max(se_white, se_blocks)
-        self.mid_drop = self.lev[0] - self.lev[1]
-        self.late_drop = self.lev[1] - self.lev[2]
-        # the level the run ended at: the last value when the tail is smooth and monotone,
-        # otherwise the mean of the last window
-        self.smooth = self.alternation < 0.1 and self.tail_up < 0.05
-        self.end = float(v[-1]) if self.smooth or n < 5 else _mean(v[n - w :])
-        self.end_median = _median(v[n - w :])
-        self.se_end = self.se / math.sqrt(2.0)
-
     def _significant(self, drop: float, scale: float) -> bool:
-        return drop > 3 * self.se and drop > 1e-9 * scale
+        return drop > RULES.significance * self.shape.se and drop > RULES.rounding * scale
 
     def _projected_remaining(self, scale: float) -> float:
         """How much more the cost would fall at the current pace (Aitken, on windows)."""
-        if not self._significant(self.late_drop, scale):
+        if not self._significant(self.shape.late_drop, scale):
             return 0.0
-        if not self._significant(self.mid_drop, scale):
+        if not self._significant(self.shape.mid_drop, scale):
             return math.inf  # flat, then falling: the descent has only begun
-        rho = self.late_drop / self.mid_drop
-        return math.inf if rho >= 0.95 else self.late_drop * rho / (1 - rho)
+        rho = self.shape.late_drop / self.shape.mid_drop
+        return math.inf if rho >= RULES.geometric else self.shape.late_drop * rho / (1 - rho)
 
     def _efficiency(self, scale: float) -> float | None:
         """Median descent efficiency over the last 30 % of steps (None without the inputs)."""
@@ -485,7 +593,7 @@ class _Judge:
         g = self.g[:m]
         denom = g * self.s[:m] if self.s is not None else self.lr * g**2
         dc = self.v[:m] - self.v[1 : m + 1]
-        t0 = int(0.7 * m)
+        t0 = int(RULES.level_ends[1] * m)
         with np.errstate(all="ignore"):
             q = dc[t0:] / denom[t0:]
         # ignore steps whose predicted decrease is at rounding level: a converged run says nothing
@@ -498,21 +606,14 @@ class _Judge:
         if self.g is None:
             return None
         g = self.g
-        n, w = len(g), self.w
-        a = g[max(0, round(0.4 * n) - w) : max(1, round(0.4 * n))]
+        n, w = len(g), self.shape.w
+        at = round(RULES.level_ends[0] * n)
+        a = g[max(0, at - w) : max(1, at)]
         b = g[n - w :]
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if not len(a) or not len(b) or _median(a) <= 0:
             return None
         return _median(b) / _median(a)
-
-    def _grad_ratio(self) -> float | None:
-        if self.g is None:
-            return None
-        fin = self.g[np.isfinite(self.g)]
-        if len(fin) < 2 or fin.max() <= 0:
-            return 0.0 if len(fin) and fin.max() == 0 else None
-        return float(_median(fin[-3:]) / fin.max())
 
     # -- decision ----------------------------------------------------------------------------
 
@@ -520,13 +621,12 @@ class _Judge:
         v = self.v
         finite = np.isfinite(v)
         self.ev["nonfinite"] = int(np.count_nonzero(~finite))
-        if not finite.all():
+        if not self.finite:
             return self._nonfinite(int(np.argmax(~finite)))
-        self._windows(v)
-        self.ev["final"] = self.end
+        self.ev["final"] = self.shape.end
         self.ev["best"] = float(np.min(v))
         self.ev["up_steps"] = _fraction(np.diff(v) > 0)
-        self.ev["tail_alternation"] = self.alternation
+        self.ev["tail_alternation"] = self.shape.alternation
 
         floor = self.floor
         if floor is not None and self.c0 - floor <= 0:
@@ -540,7 +640,6 @@ class _Judge:
         div = self._divergence(floor)
         if div is not None:
             return div
-        self.grad_ratio = self._grad_ratio()
         self.ev["grad_norm_ratio"] = self.grad_ratio
         if floor is not None:
             return self._with_floor(floor)
@@ -563,12 +662,12 @@ class _Judge:
         ref = floor if floor is not None else (0.0 if np.min(v) >= 0 else None)
         if ref is not None and c0 - ref > 0:
             gap0 = c0 - ref
-            growth = _ratio(self.end_median - ref, gap0)
-            growth_mean = _ratio(_mean(v[self.n - self.w :]) - ref, gap0)
+            growth = _ratio(self.shape.end_median - ref, gap0)
+            growth_mean = _ratio(_mean(v[self.n - self.shape.w :]) - ref, gap0)
         else:
             gap0 = max(c0 - float(np.min(v)), abs(c0), 1e-300)
-            growth = 1.0 + _ratio(self.end_median - c0, gap0)
-            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.w :]) - c0, gap0)
+            growth = 1.0 + _ratio(self.shape.end_median - c0, gap0)
+            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.shape.w :]) - c0, gap0)
         self.ev["growth"] = growth
         if self._settling(growth, ref):
             return None
@@ -576,18 +675,20 @@ class _Judge:
         edges = _edges(self.n, k)
         wins = np.array([_median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
         rising_end = len(wins) >= 3 and wins[-1] > wins[-2] > wins[-3]
-        rising = self.lev[2] > self.lev[1] > self.lev[0] or (self.n < 10 and v[-1] > v[0])
+        rising = self.shape.lev[2] > self.shape.lev[1] > self.shape.lev[0] or (
+            self.n < RULES.few_points and v[-1] > v[0]
+        )
         monotone = len(wins) >= 3 and bool(np.all(np.diff(wins) > 0))
-        steady = self._significant(self.end_median - c0, gap0)
-        end = self.end_median
-        if growth >= 10:
+        steady = self._significant(self.shape.end_median - c0, gap0)
+        end = self.shape.end_median
+        if growth >= RULES.blowup_growth:
             words = f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): {self._unstable()}."
             # Geometric growth by r per step is what a quadratic does at alpha*L = 1 + sqrt(r):
             # when that asks for more than 10x, alpha/(1 + sqrt(r)) is its 1/L.
             rate = growth ** (1 / max(1, self.n - 1))
             factor = min(0.1, 1 / (1 + math.sqrt(rate))) if self.opt.plain else 0.1
             return self._diverging(0.97, words, factor=factor)
-        if (growth >= 1.2 and rising) or (growth > 1 and monotone and steady):
+        if (growth >= RULES.steady_growth and rising) or (growth > 1 and monotone and steady):
             rate = self._growth_rate()
             self.ev["growth_per_step"] = rate
             words = (
@@ -600,7 +701,7 @@ class _Judge:
                 factor = 1 / (1 + math.sqrt(rate))
             conf = 0.9 if growth >= 2 else 0.75
             return self._diverging(conf, words, factor=factor)
-        if growth_mean >= 1.2 and growth >= 0.5:
+        if growth_mean >= RULES.steady_growth and growth >= 0.5:
             # no typical progress and, spikes included, above the start on average
             words = (
                 f"The cost made little progress and ended above its start on average "
@@ -615,8 +716,8 @@ class _Judge:
             ref is not None
             and rising_end
             and best >= 0
-            and h[-1] >= 10 * max(best, 1e-300)
-            and h[-1] >= TOL * gap0
+            and h[-1] >= RULES.rebound * max(best, 1e-300)
+            and h[-1] >= RULES.tol * gap0
         ):
             self.ev["rebound"] = float(h[-1] / max(best, 1e-300))
             words = (
@@ -636,7 +737,7 @@ class _Judge:
         that has not grown by orders of magnitude is ringing, not blowing up.
         """
         inside = self.lr is not None and self.limit is not None and self.lr <= self.limit
-        if inside and growth < _BLOWUP_GROWTH:
+        if inside and growth < RULES.blowup_growth:
             self.ev["inside_limit"] = True
             return True
         if self.opt.plain or self.n < 9:
@@ -668,33 +769,35 @@ class _Judge:
 
     def _with_floor(self, floor: float) -> Diagnosis:
         gap0 = self.c0 - floor
-        r = _ratio(self.end - floor, gap0)
+        r = _ratio(self.shape.end - floor, gap0)
         self.ev["final_gap"] = r
         q = self._efficiency(gap0)
         self.ev["efficiency"] = q
         trend = self._grad_trend()
         self.ev["grad_trend"] = trend
-        noise = _ratio(self.sigma, max(self.end - floor, 0.0))
+        noise = _ratio(self.shape.sigma, max(self.shape.end - floor, 0.0))
         self.ev["tail_noise"] = noise if r > 0 else None
         # "clearly above the floor": beyond the tolerance by more than the level's own error
-        slack = _ratio(2 * self.se_end, gap0)
-        if r <= TOL + slack:
-            conf = 0.95 if r <= TOL / 4 else 0.8 if r <= TOL else 0.6
+        slack = _ratio(2 * self.shape.se_end, gap0)
+        if r <= RULES.tol + slack:
+            conf = 0.95 if r <= RULES.tol / 4 else 0.8 if r <= RULES.tol else 0.6
             words = (
                 f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
                 f"{floor:.4g}: it reached the minimum within the budget."
             )
             return self._advise("good", conf, words)
         remaining = self._projected_remaining(gap0)
-        r_limit = _ratio(self.lev[2] - remaining - floor, gap0)
+        r_limit = _ratio(self.shape.lev[2] - remaining - floor, gap0)
         self.ev["projected_gap"] = max(r_limit, 0.0) if math.isfinite(r_limit) else 0.0
-        late = _ratio(self.late_drop, max(self.lev[1] - floor, 0.0))
+        late = _ratio(self.shape.late_drop, max(self.shape.lev[1] - floor, 0.0))
         self.ev["late_progress"] = late
-        descending = remaining > 0 and (r_limit <= 0.5 * r or late > 0.1)
+        descending = remaining > 0 and (
+            r_limit <= RULES.projected_half * r or late > RULES.late_progress
+        )
         # overshoot shows as efficiency near 0 on a smooth, monotone tail (a valley crossed on
         # every step); a tail that goes up and down (edge of stability) is judged by its windows
-        overshoot = q is not None and q < _Q_OVERSHOOT and self.tail_up < 0.05
-        cycle = self.alternation >= 0.9 and noise > _NOISE_PLATEAU
+        overshoot = q is not None and q < RULES.overshoot_efficiency and self.shape.tail_up < 0.05
+        cycle = self.shape.alternation >= RULES.cycle and noise > RULES.noise_plateau
         gap_words = f"{_pct(r)} of the initial gap above the floor {floor:.4g}"
         if descending:
             if overshoot or cycle:
@@ -712,14 +815,14 @@ class _Judge:
                 f"The cost is still falling steadily at the end, {gap_words}: the budget "
                 "ran out before the minimum."
             )
-            conf = 0.9 if late > 0.1 or r_limit <= 0 else 0.75
+            conf = 0.9 if late > RULES.late_progress or r_limit <= 0 else 0.75
             return self._advise("too_low", conf, words, factor=self._speedup(r), smaller=False)
-        stalled_grad = trend is not None and trend > 0.5
-        bouncing = noise > _NOISE_PLATEAU or cycle or (overshoot and stalled_grad)
+        stalled_grad = trend is not None and trend > RULES.stalled_gradient
+        bouncing = noise > RULES.noise_plateau or cycle or (overshoot and stalled_grad)
         if bouncing:
             why = (
                 f"bouncing with noise {_pct(noise)} of the gap"
-                if noise > _NOISE_PLATEAU
+                if noise > RULES.noise_plateau
                 else "in a 2-cycle"
                 if cycle
                 else f"with steps that overshoot (descent efficiency {q:.2g})"
@@ -728,12 +831,12 @@ class _Judge:
                 f"The cost stalled {gap_words}, {why}: the learning rate is too high to "
                 "settle into the minimum."
             )
-            conf = 0.9 if noise > 5 * _NOISE_PLATEAU or overshoot else 0.75
+            conf = 0.9 if noise > 5 * RULES.noise_plateau or overshoot else 0.75
             return self._advise("too_high", conf, words, factor=1 / 3, smaller=True)
         grad_words = ""
         conf = 0.75
         if self.grad_ratio is not None:
-            if self.grad_ratio < _STATIONARY:
+            if self.grad_ratio < RULES.stationary:
                 grad_words = f" and a gradient norm {self.grad_ratio:.2g} of its largest"
                 conf = 0.9
             else:
@@ -747,13 +850,13 @@ class _Judge:
     def _without_floor(self) -> Diagnosis:
         v, c0 = self.v, self.c0
         # the typical end level: spikes (catapults) must not hide the progress made
-        drop = c0 - min(self.end, self.end_median)
+        drop = c0 - min(self.shape.end, self.shape.end_median)
         scale = max(abs(c0), float(np.max(np.abs(v))), 1e-300)
         q = self._efficiency(max(drop, 1e-12 * scale))
         self.ev["efficiency"] = q
         self.ev["final_gap"] = None
-        overshoot = q is not None and q < _Q_OVERSHOOT and self.tail_up < 0.05
-        if drop <= max(3 * self.se, 1e-9 * scale):
+        overshoot = q is not None and q < RULES.overshoot_efficiency and self.shape.tail_up < 0.05
+        if drop <= max(3 * self.shape.se, 1e-9 * scale):
             self.ev["total_drop"] = drop
             if overshoot:
                 words = (
@@ -761,7 +864,7 @@ class _Judge:
                     "jump across the valley, so the learning rate is too high."
                 )
                 return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
-            if self.grad_ratio is not None and self.grad_ratio < _STATIONARY:
+            if self.grad_ratio is not None and self.grad_ratio < RULES.stationary:
                 words = (
                     "The cost did not move and the gradient is tiny: the run sits at a "
                     "stationary point. Without a floor it cannot be told whether that is "
@@ -772,20 +875,22 @@ class _Judge:
             return self._advise("too_low", 0.4, words, factor=10.0, smaller=False)
         remaining = self._projected_remaining(drop)
         # the projected limit, from the last window's level, against the run's own range
-        limit = self.lev[2] - remaining
-        r = _ratio(self.end - limit, c0 - limit) if math.isfinite(remaining) else 1.0
+        limit = self.shape.lev[2] - remaining
+        r = _ratio(self.shape.end - limit, c0 - limit) if math.isfinite(remaining) else 1.0
         r = min(max(r, 0.0), 1.0)
-        amp = _ratio(self.amplitude, drop)
+        amp = _ratio(self.shape.amplitude, drop)
         self.ev["total_drop"] = drop
         self.ev["projected_gap"] = r
-        self.ev["late_progress"] = _ratio(self.late_drop, drop)
-        self.ev["tail_noise"] = _ratio(self.sigma, drop)
+        self.ev["late_progress"] = _ratio(self.shape.late_drop, drop)
+        self.ev["tail_noise"] = _ratio(self.shape.sigma, drop)
         self.ev["tail_amplitude"] = amp
         # a bounce larger than the tolerance means the mean level sits above the minimum
-        bouncing = amp > TOL and (
-            self.alternation > 0.5 or self.sigma > 0.5 * self.amplitude or self.tail_up >= 0.2
+        bouncing = amp > RULES.tol and (
+            self.shape.alternation > 0.5
+            or self.shape.sigma > 0.5 * self.shape.amplitude
+            or self.shape.tail_up >= 0.2
         )
-        if r <= TOL:
+        if r <= RULES.tol:
             if bouncing:
                 words = (
                     f"The cost flattened out, but it bounces by {_pct(amp)} of the total "
@@ -793,10 +898,10 @@ class _Judge:
                     "floor given, so this rests on the shape alone)."
                 )
                 return self._advise("too_high", 0.6, words, factor=1 / 3, smaller=True)
-            stationary = self.grad_ratio is not None and self.grad_ratio < _STATIONARY
+            stationary = self.grad_ratio is not None and self.grad_ratio < RULES.stationary
             words = (
                 f"The cost flattened out: the last 30% of the run removed "
-                f"{_pct(_ratio(max(self.late_drop, 0.0), drop))} of the total drop"
+                f"{_pct(_ratio(max(self.shape.late_drop, 0.0), drop))} of the total drop"
                 + (", and the gradient is tiny" if stationary else "")
                 + ". Without a floor this cannot be told apart from being stuck at a worse "
                 "point; pass floor= (e.g. the best final cost of a sweep) to check."
@@ -816,7 +921,7 @@ class _Judge:
         left = "an unknown part" if not math.isfinite(remaining) else f"about {_pct(r)}"
         words = (
             f"The cost was still falling steadily at the end: the last 30% of the run "
-            f"removed {_pct(_ratio(self.late_drop, drop))} of the drop so far, and {left} "
+            f"removed {_pct(_ratio(self.shape.late_drop, drop))} of the drop so far, and {left} "
             "of the way down is projected to be left."
         )
         conf = 0.8 if r > 0.1 else 0.65
@@ -824,10 +929,10 @@ class _Judge:
 
     @staticmethod
     def _speedup(r: float) -> float:
-        """How much larger: geometric convergence needs log(TOL)/log(r) times the rate."""
+        """How much larger: geometric convergence needs log(RULES.tol)/log(r) times the rate."""
         if not 0 < r < 1:
             return 10.0
-        return float(min(10.0, max(3.0, math.log(TOL) / math.log(r))))
+        return float(min(10.0, max(3.0, math.log(RULES.tol) / math.log(r))))
 
     # -- words -------------------------------------------------------------------------------
 
@@ -884,7 +989,7 @@ class _Judge:
         return self._done(regime, conf, why + tail, nxt)
 
     def _done(self, regime, conf, advice, nxt) -> Diagnosis:
-        if self.n < 10 and regime != "diverging":
+        if self.n < RULES.few_points and regime != "diverging":
             conf = min(conf, 0.5)  # a handful of points shows no trend worth trusting
         ev = {k: json_safe(v) for k, v in self.ev.items()}
         return Diagnosis(regime, round(float(conf), 3), ev, advice, nxt)
