@@ -31,11 +31,6 @@ def test_one_cycle_shape():
     assert all(a >= b for a, b in itertools.pairwise(values[25:]))
 
 
-def test_pure_functions_of_the_step():
-    s = schedules.cosine(10)
-    assert [s(t) for t in (3, 7, 3)] == [s(3), s(7), s(3)]
-
-
 @pytest.mark.parametrize(
     "text, t, expected",
     [
