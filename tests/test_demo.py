@@ -56,6 +56,7 @@ def test_demo_writes_the_report_and_every_picture(report):
         "landscape.png",
         "compute_price.png",
         "sharpness.png",
+        "momentum.png",
     }
     assert names <= set(images)
     for name in images:
@@ -80,6 +81,9 @@ def test_demo_report_explains_every_regime_with_numbers(report):
     assert "2/L = 2" in html
     assert re.search(r"α = 1/L = 1 needs 1\b", html)
     assert re.search(r"the largest rate that did not diverge was α = 1\.\d+", html)
+    # Momentum: the heavy-ball boundary (2 + 2 beta)/L on the bowl (L = 10), row by row.
+    for beta, limit in ((0, "0.2"), (0.5, "0.3"), (0.9, "0.38"), (0.99, "0.398")):
+        assert f"<tr><td>{beta}</td><td>{limit}</td>" in html
     # The regime table of the sweep.
     assert "<th>regime</th>" in html and "all 60 runs" in html
 

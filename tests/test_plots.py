@@ -597,3 +597,16 @@ def test_range_test_curve_from_data_by_keyword():
     assert ring.get_ydata()[0] == pytest.approx(0.5, rel=0.02)  # on the curve at 1e-2
     with pytest.raises(ValueError, match="one loss per"):
         plot.range_test_curve(lrs=lrs, losses=losses[:-1])
+
+
+def test_heatmap_from_a_scene_of_adam_betas():
+    from lrlab import optim
+
+    scene = scenes.heatmap(
+        "parabola", [0.01, 0.1, 1.0], optim.adam(betas=[(0.9, 0.999), (0.5, 0.9)]), steps=10
+    )
+    fig = plot.heatmap(scene)
+    left = fig.axes[0]
+    assert [t.get_text() for t in left.get_yticklabels()] == ["0.9, 0.999", "0.5, 0.9"]
+    assert left.get_ylabel() == "betas"
+    assert not [line for line in left.get_lines() if line.get_linestyle() == "--"]  # no boundary

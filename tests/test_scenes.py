@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import lrlab
 from lrlab import scenes
@@ -114,7 +115,11 @@ def test_landscape_of_a_sweep_runs_nothing(monkeypatch):
     monkeypatch.setattr(scenes, "descend", refuse)
     s = scenes.landscape_of(sw)
     assert s.sweep is sw and s.sharpness == L and s.minimum == 0.0
-    assert scenes.landscape_of(lrlab.sweep("diabetes-linear", lrs=[0.1], steps=2)).sharpness is None
+    # A model's curvature is not measured for marks (it would cost more than they are worth).
+    net = lrlab.objective(
+        torch.nn.Linear(2, 1), torch.nn.MSELoss(), (torch.ones(4, 2), torch.zeros(4, 1))
+    )
+    assert scenes.landscape_of(lrlab.sweep(net, lrs=[0.1], steps=2), net).sharpness is None
     with pytest.raises(TypeError, match="Sweep"):
         scenes.landscape_of([1, 2])
 
@@ -169,3 +174,48 @@ def test_three_panels_bad_rates():
         scenes.three_panels(PARABOLA, lrs=(0.1, float("nan"), 1.0))
     with pytest.raises(TypeError, match="lrs"):
         scenes.three_panels(PARABOLA, lrs="fast")
+
+
+def heavy_ball_radius(lr, beta, curvature):
+    # torch's SGD on C = L w²/2: b' = beta b + L w, w' = w - lr b'. The state (w, b) maps by
+    # this matrix; its spectral radius decides stability (numpy, not the library's formula).
+    M = np.array([[1 - lr * curvature, -lr * beta], [curvature, beta]])
+    return max(abs(np.linalg.eigvals(M)))
+
+
+def test_heatmap_of_momentum_against_the_heavy_ball_spectral_radius():
+    from lrlab import optim
+
+    lrs = lrlab.lr_grid(0.05, 1.2, 14)
+    betas = [0.0, 0.5, 0.9]
+    s = scenes.heatmap(PARABOLA, lrs, optim.sgd(momentum=betas), steps=300)
+    assert s.name == "momentum" and s.values == tuple(betas) and s.sharpness == L
+    np.testing.assert_allclose(s.lrs, np.sort(lrs))
+    # The boundary is where the spectral radius reaches 1: (2 + 2 beta) / L.
+    for beta, limit in zip(betas, s.boundary):
+        assert (
+            heavy_ball_radius(limit * 0.999, beta, L)
+            < 1
+            < heavy_ball_radius(limit * 1.001, beta, L)
+        )
+    # Cell (i, j) is the run with momentum i and learning rate j.
+    by_pair = {(r.optimizer.momentum, r.lr): r for r in s.sweep.runs}
+    for i, beta in enumerate(betas):
+        for j, lr in enumerate(s.lrs):
+            run = by_pair[(beta, lr)]
+            assert s.costs[i, j] == run.final_loss or not np.isfinite(
+                s.costs[i, j] + run.final_loss
+            )
+            rho = heavy_ball_radius(lr, beta, L)
+            if abs(rho - 1) > 0.02:
+                assert (rho > 1) == (not run.final_loss < run.losses[0]), (beta, lr)
+                assert (s.regimes[i, j] == "diverging") == (rho > 1), (beta, lr)
+
+
+def test_heatmap_needs_a_swept_hyperparameter_and_adam_has_no_boundary():
+    from lrlab import optim
+
+    with pytest.raises(ValueError, match="list of values"):
+        scenes.heatmap(PARABOLA, [0.1, 0.2], optim.sgd(momentum=0.9), steps=5)
+    s = scenes.heatmap(PARABOLA, [0.01, 0.1], optim.adam(betas=[(0.9, 0.999), (0.5, 0.9)]), steps=5)
+    assert s.boundary is None and s.name == "betas" and s.regimes.shape == (2, 2)

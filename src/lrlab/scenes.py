@@ -23,6 +23,7 @@ scene                 what it runs
 :func:`landscape`     a sweep, with L for the 1/L and 2/L marks
 :func:`compute_price` a sweep with a budget, and the iterations each rate needs
 :func:`sharpness_track` one run with the sharpness measured along it
+:func:`heatmap`       learning rate against a second swept hyperparameter (momentum, betas)
 ====================  ==================================================================
 
 Example:
@@ -41,6 +42,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _checks
+from . import optim as _optim
 from .curvature import sharpness as measure_sharpness
 from .descent import Run, Sweep, descend, lr_grid, sweep
 from .objectives import Objective, objective
@@ -55,9 +57,12 @@ __all__ = [
     "compute_price",
     "contour_paths",
     "cost_curves",
+    "heatmap",
     "iterations_to",
     "landscape",
+    "landscape_of",
     "path",
+    "regime_of",
     "sharpness_track",
     "small_hill",
     "step_lengths",
@@ -149,25 +154,32 @@ class Heatmap:
 
     Attributes:
         objective, sweep: the objective and the one batched sweep of every pair.
-        lrs: the learning rates (columns), ascending as swept.
+        lrs: the learning rates (columns), ascending.
         name: the second hyperparameter's name (``"momentum"``).
-        values: its values (rows).
+        values: its values (rows), as the rule holds them (numbers, or pairs for ``betas``).
         costs: ``(len(values), len(lrs))`` final costs (inf where a run diverged).
         regimes: the same shape, each run's regime.
-        sharpness: L, for the stability boundary.
-        boundary: ``(lrs, values)`` of the quadratic stability boundary of the rule, or None
-            when the rule has none in closed form.
+        sharpness: L, for the stability boundary (None when unknown).
+        boundary: per row, the largest stable learning rate on a quadratic of sharpness L
+            (``(2 + 2*momentum)/L`` for heavy ball; NaN where none is finite), or None for
+            rules with no such bound (Adam and the other adaptive rules).
+
+    Example:
+        >>> from lrlab import optim
+        >>> s = heatmap("parabola:L=1", [0.5, 1.0, 3.5], optim.sgd(momentum=[0.0, 0.5]), steps=30)
+        >>> s.boundary.tolist(), s.regimes[:, -1].tolist()
+        ([2.0, 3.0], ['diverging', 'diverging'])
     """
 
     objective: Objective
     sweep: Sweep
     lrs: np.ndarray
     name: str
-    values: np.ndarray
+    values: tuple
     costs: np.ndarray
     regimes: np.ndarray
     sharpness: float | None
-    boundary: tuple[np.ndarray, np.ndarray] | None = None
+    boundary: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +241,24 @@ def _low_dim(f, allowed: tuple[int, ...], what: str) -> Objective:
             f"this one has {f.dim} parameters",
         )
     return f
+
+
+def regime_of(run: Run) -> str:
+    """A run's regime; a run retired after its first step is called ``diverging``.
+
+    Such a run is too short a curve to diagnose, but its retirement already says what
+    happened.
+
+    Example:
+        >>> regime_of(descend("parabola", lr=5.0, steps=20))
+        'diverging'
+    """
+    try:
+        return run.diagnosis.regime
+    except ValueError:
+        if run.diverged_at is not None:
+            return "diverging"
+        raise
 
 
 def _side_by_side(f, lrs, steps, start, keep_params: bool) -> tuple[Run, ...]:
@@ -516,3 +546,47 @@ def sharpness_track(
         [(t, measure_sharpness(f, at=run.params[t], tol=tol, max_iter=max_iter)) for t in at]
     )
     return replace(run, sharpness=track, params=None)
+
+
+def heatmap(f, lrs, optimizer, steps: int = 200, start=None) -> Heatmap:
+    """Learning rate against a second hyperparameter: one batched sweep of every pair.
+
+    The optimizer holds a list in one hyperparameter (``optim.sgd(momentum=[0, 0.5, 0.9])``);
+    the sweep runs every (learning rate, value) pair at once. For heavy-ball momentum the
+    boundary is the quadratic stability limit ``(2 + 2*beta)/L`` (torch's formulation), with
+    ``L`` the known sharpness or the one measured at the start.
+
+    Args:
+        f: any objective.
+        lrs: the learning rates (any order; the grid is sorted).
+        optimizer: a rule of :mod:`lrlab.optim` with one swept hyperparameter.
+        steps: steps per run.
+        start: the common starting point.
+
+    Example:
+        >>> from lrlab import optim
+        >>> s = heatmap("parabola:L=1", [0.1, 1.0], optim.sgd(momentum=[0.0, 0.9]), steps=20)
+        >>> s.name, s.values, s.costs.shape
+        ('momentum', (0.0, 0.9), (2, 2))
+    """
+    rule = _optim.get(optimizer)
+    if rule.swept is None:
+        _checks.fail(
+            "optimizer",
+            rule.to_dict(),
+            "expected one hyperparameter with a list of values, e.g. optim.sgd(momentum=[0, 0.9])",
+        )
+    f = objective(f)
+    _, values = _lr_list(lrs)
+    grid = np.unique(values)
+    sw = sweep(f, lrs=grid, steps=steps, start=start, optimizer=rule, keep_params=False)
+    n = len(rule.values)
+    # Runs are learning-rate-major: run k has learning rate k // n and value k % n.
+    costs = np.asarray(sw.final_losses, float).reshape(len(grid), n).T
+    regimes = np.array([regime_of(r) for r in sw.runs], dtype=object).reshape(len(grid), n).T
+    L = _scale(f, False)
+    limits = rule.stability_limit(L) if L else None
+    boundary = None
+    if limits is not None:
+        boundary = np.array([b if math.isfinite(b) else np.nan for b in limits], float)
+    return Heatmap(f, sw, grid, rule.swept, tuple(rule.values), costs, regimes, L, boundary)

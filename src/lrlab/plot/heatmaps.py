@@ -25,10 +25,18 @@ from matplotlib.patches import Patch
 
 from .. import _checks
 from ..regimes import REGIMES
-from ._canvas import figure_for
+from ..scenes import Heatmap
+from ._canvas import figure_for, tiny
 from .style import INK, REGIME_COLORS, REGIME_LABELS, g
 
 __all__ = ["heatmap"]
+
+
+def _label(value) -> str:
+    """A row's value as written on the axis: ``0.9``, or ``0.9, 0.999`` for a pair."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return ", ".join(g(float(v)) for v in value)
+    return g(float(value))
 
 
 def _edges(lrs: np.ndarray) -> np.ndarray:
@@ -59,7 +67,8 @@ def heatmap(
     Args:
         lrs: the learning rates, increasing, or a scene of :func:`lrlab.scenes.heatmap`
             (then the other data come from it).
-        values: the second hyperparameter's values, one row each.
+        values: the second hyperparameter's values, one row each (numbers, or pairs such
+            as Adam's ``betas``).
         costs: ``(len(values), len(lrs))`` final costs; inf or NaN where a run diverged.
         regimes: the same shape, each run's regime name.
         name: the hyperparameter's name, for the axis.
@@ -73,34 +82,37 @@ def heatmap(
     Returns:
         The figure: two heatmap Axes and a colour bar.
     """
-    if hasattr(lrs, "regimes") and hasattr(lrs, "costs"):
+    if isinstance(lrs, Heatmap):
         scene = lrs
         lrs, values, costs, regimes = scene.lrs, scene.values, scene.costs, scene.regimes
         name, boundary, minimum = scene.name, scene.boundary, scene.objective.minimum
         title = title or f"{scene.objective.name}: learning rate × {name}"
     lrs = np.asarray(lrs, float)
-    values = np.asarray(values, float)
+    labels = [_label(v) for v in ([] if values is None else values)]
     costs = np.asarray(costs, float)
     regimes = np.asarray(regimes, dtype=object)
     if lrs.ndim != 1 or not lrs.size or not (np.all(lrs > 0) and np.all(np.diff(lrs) > 0)):
         _checks.fail("lrs", lrs.tolist(), "expected increasing positive learning rates")
-    shape = (values.size, lrs.size)
-    if values.ndim != 1 or not values.size:
-        _checks.fail("values", values.tolist(), f"expected one value of {name} per row")
+    shape = (len(labels), lrs.size)
+    if not labels:
+        _checks.fail("values", values, f"expected one value of {name} per row")
     for what, a in (("costs", costs), ("regimes", regimes)):
         if a.shape != shape:
             _checks.fail(what, a.shape, f"expected shape {shape} (values × learning rates)")
     unknown = set(regimes.ravel()) - set(REGIMES)
     if unknown:
         _checks.fail("regimes", sorted(unknown), f"expected regime names: {', '.join(REGIMES)}")
-    fig = figure_for(fig, (12.4, 1.2 + 0.42 * values.size + 2.4))
+    fig = figure_for(fig, (12.4, 1.2 + 0.42 * len(labels) + 2.4))
     left, right = fig.subplots(1, 2, sharey=True)
-    xe, ye = _edges(lrs), np.arange(values.size + 1) - 0.5
+    xe, ye = _edges(lrs), np.arange(len(labels) + 1) - 0.5
     index = np.vectorize(REGIMES.index, otypes=[int])(regimes)
     palette = ListedColormap([REGIME_COLORS[r] for r in REGIMES])
     left.pcolormesh(xe, ye, index, cmap=palette, vmin=-0.5, vmax=len(REGIMES) - 0.5)
     gap = costs - (minimum or 0.0)
     finite = np.isfinite(gap)
+    if minimum is not None:
+        # Below float rounding of the cost's scale, a gap is zero: no colour scale of 1e-60.
+        gap = np.where(finite, np.maximum(gap, tiny(minimum)), gap)
     shown = np.where(finite, gap, np.nan)
     positive = shown[finite & (shown > 0)]
     if positive.size and positive.size == finite.sum():
@@ -122,9 +134,9 @@ def heatmap(
     ]
     if boundary is not None:
         boundary = np.asarray(boundary, float)
-        if boundary.shape != (values.size,):
+        if boundary.shape != (len(labels),):
             _checks.fail(
-                "boundary", boundary.shape, f"expected one learning rate per row ({values.size})"
+                "boundary", boundary.shape, f"expected one learning rate per row ({len(labels)})"
             )
         for ax in (left, right):
             for i, b in enumerate(boundary):
@@ -144,7 +156,7 @@ def heatmap(
         ax.set_ylim(ye[0], ye[-1])
         ax.set_xlabel("learning rate α (log scale)")
         ax.set_title(heading, fontsize=11)
-    left.set_yticks(np.arange(values.size), [g(v) for v in values])
+    left.set_yticks(np.arange(len(labels)), labels)
     left.set_ylabel(name)
     left.legend(
         handles=handles,

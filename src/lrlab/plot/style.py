@@ -20,6 +20,7 @@ import re
 
 from .._format import fmt
 from ..regimes import REGIMES
+from ..scenes import regime_of
 
 __all__ = ["REGIME_COLORS", "REGIME_LABELS", "alpha_text", "name_of", "outcome", "regime_of"]
 
@@ -106,25 +107,6 @@ def name_of(f) -> str:
     if f.kind == "catalogue":
         return f"{f.name.partition(':')[0]}, C = {formula}"
     return f"C = {formula}"
-
-
-def regime_of(run) -> str:
-    """A run's regime; a run retired after its first step is called ``diverging``.
-
-    Such a run is too short a curve to diagnose, but its retirement already says what
-    happened.
-
-    Example:
-        >>> import lrlab
-        >>> regime_of(lrlab.descend("parabola", lr=5.0, steps=20))
-        'diverging'
-    """
-    try:
-        return run.diagnosis.regime
-    except ValueError:
-        if run.diverged_at is not None:
-            return "diverging"
-        raise
 
 
 def outcome(run) -> str:
