@@ -370,7 +370,7 @@ def diagnose(
         d,
         {**d.to_dict(), "source": log.source, "column": log.column, "points": len(log.values)},
         _invocation(),
-        objective=str(log.source),
+        objective=str(file),
     )
     if json_out:
         _emit_json(shown)
