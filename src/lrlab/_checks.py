@@ -11,10 +11,36 @@ import math
 from collections.abc import Iterable
 from numbers import Integral, Real
 
+#: The longest value a message shows in full; longer ones are cut, so that a 10,000-number
+#: list or a pasted file still makes a one-line error.
+SHOWN_CHARS = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to :data:`SHOWN_CHARS` characters with its full length noted.
+
+    Example:
+        >>> shown([1.0] * 3)
+        '[1.0, 1.0, 1.0]'
+        >>> shown("x" * 1000)
+        "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1002 characters)"
+    """
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[: SHOWN_CHARS - 7]}... ({len(text)} characters)"
+
 
 def fail(name: str, value: object, allowed: str, exc: type[Exception] = ValueError) -> None:
-    """Raise ``exc`` with the uniform message ``"{name}={value!r} is invalid: {allowed}"``."""
-    raise exc(f"{name}={value!r} is invalid: {allowed}")
+    """Raise ``exc`` with the uniform message ``"{name}={value!r} is invalid: {allowed}"``.
+
+    Example:
+        >>> fail("lr", -1.0, "must be a finite number > 0")
+        Traceback (most recent call last):
+        ...
+        ValueError: lr=-1.0 is invalid: must be a finite number > 0
+    """
+    raise exc(f"{name}={shown(value)} is invalid: {allowed}")
 
 
 def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:

@@ -170,7 +170,7 @@ def run(
 
     st = open_store(store, no_store)
     f = _objective(objective)
-    sched = from_text(schedule, steps) if schedule else None
+    sched = from_text(schedule, steps) if schedule is not None else None
     r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched)
     if plot is not None:
         from . import plot as pictures
