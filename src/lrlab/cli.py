@@ -111,6 +111,10 @@ def _print_diagnosis(d) -> None:
         out.print(f"  {key:<22}{shown}")
 
 
+_LOG_HELP = (
+    "A loss log: CSV, JSON lines, TensorBoard events, Lightning's metrics.csv, an MLflow "
+    "metric file, or a run's directory (Lightning version, MLflow run, TensorBoard logdir)."
+)
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
 ]
@@ -121,6 +125,57 @@ StartOpt = Annotated[
 PlotOpt = Annotated[
     Path | None, typer.Option("--plot", help="Also draw the picture to FILE (.png/.svg).")
 ]
+OptimizerOpt = Annotated[
+    str, typer.Option("--optimizer", help="The update rule: sgd, adam, adamw, rmsprop, adagrad.")
+]
+MomentumOpt = Annotated[
+    str | None, typer.Option("--momentum", help="Momentum (sgd, rmsprop), e.g. 0.9.")
+]
+NesterovOpt = Annotated[bool, typer.Option("--nesterov", help="Nesterov momentum (sgd).")]
+BetasOpt = Annotated[
+    str | None, typer.Option("--betas", help="Adam's betas B1,B2, e.g. 0.9,0.999.")
+]
+EpsOpt = Annotated[float | None, typer.Option("--eps", help="The rule's eps.")]
+WeightDecayOpt = Annotated[
+    float | None, typer.Option("--weight-decay", help="Weight decay (AdamW: decoupled).")
+]
+
+
+def _numbers(flag: str, text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise BadInput(f"{flag} {text!r}: expected numbers separated by commas") from None
+    if not all(math.isfinite(v) for v in values):
+        raise BadInput(f"{flag} {text!r}: every value must be finite")
+    return values
+
+
+def _rule(name, momentum, nesterov, betas, eps, weight_decay, *, sweep_momentum=False):
+    """The update rule the optimizer flags describe; only the flags given are passed, so
+    the rest keep torch.optim's defaults and a flag the rule does not take is refused."""
+    from .optim import get
+
+    options: dict = {"name": name.strip().lower()}
+    if momentum is not None:
+        values = _numbers("--momentum", momentum)
+        if len(values) > 1 and not sweep_momentum:
+            raise BadInput(f"--momentum {momentum!r}: one value here (sweep takes a list)")
+        options["momentum"] = values if len(values) > 1 else values[0]
+    if nesterov:
+        options["nesterov"] = True
+    if betas is not None:
+        pair = _numbers("--betas", betas)
+        if len(pair) != 2:
+            raise BadInput(f"--betas {betas!r}: expected two numbers B1,B2, e.g. 0.9,0.999")
+        options["betas"] = tuple(pair)
+    if eps is not None:
+        options["eps"] = eps
+    if weight_decay is not None:
+        options["weight_decay"] = weight_decay
+    return get(options)
+
+
 ObjArg = Annotated[
     str,
     typer.Argument(
@@ -163,15 +218,23 @@ def run(
     plot: PlotOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
+    optimizer: OptimizerOpt = "sgd",
+    momentum: MomentumOpt = None,
+    nesterov: NesterovOpt = False,
+    betas: BetasOpt = None,
+    eps: EpsOpt = None,
+    weight_decay: WeightDecayOpt = None,
 ) -> None:
-    """Run gradient descent with one learning rate and diagnose the run."""
+    """Run gradient descent (or another torch.optim rule) with one learning rate and
+    diagnose the run."""
     from .descent import descend
     from .schedules import from_text
 
+    rule = _rule(optimizer, momentum, nesterov, betas, eps, weight_decay)
     st = open_store(store, no_store)
     f = _objective(objective)
     sched = from_text(schedule, steps) if schedule is not None else None
-    r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched)
+    r = descend(f, lr=lr, steps=steps, start=_start(start), schedule=sched, optimizer=rule)
     if plot is not None:
         from . import plot as pictures
 
@@ -217,15 +280,36 @@ def sweep(
     gpus_per_shard: Annotated[
         float, typer.Option("--gpus-per-shard", help="GPUs each Ray shard asks for.", min=0)
     ] = 0,
+    optimizer: OptimizerOpt = "sgd",
+    momentum: Annotated[
+        str | None,
+        typer.Option("--momentum", help="Momentum; a comma list (0,0.5,0.9) sweeps it too."),
+    ] = None,
+    nesterov: NesterovOpt = False,
+    betas: BetasOpt = None,
+    eps: EpsOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    record_mode: Annotated[
+        str,
+        typer.Option(
+            "--record",
+            help="What to keep per run: full, summary (a few dozen points), or K (every K-th "
+            "step).",
+        ),
+    ] = "full",
 ) -> None:
     """Run many learning rates at once (one batched computation) and label each run."""
     from .descent import lr_grid
     from .descent import sweep as do_sweep
     from .records import command
 
+    rule = _rule(optimizer, momentum, nesterov, betas, eps, weight_decay, sweep_momentum=True)
+    kept = _record_mode(record_mode)
     st = open_store(store, no_store)
     rid = _new_record_id(st)
     recording = {
+        "optimizer": rule,
+        "record": kept,
         "store": st,
         "checkpoint_every": checkpoint_every,
         "backend": backend,
@@ -245,6 +329,14 @@ def sweep(
 
         _save_plot(pictures.landscape(landscape_of(sw, f)), plot)
     _show_sweep(sw, json_out, rid)
+
+
+def _record_mode(text: str) -> str | int:
+    if text in ("full", "summary"):
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise BadInput(f"--record {text!r}: expected full, summary or a whole number K >= 1")
 
 
 def _new_record_id(st) -> str | None:
@@ -320,14 +412,21 @@ def suggest(
     json_out: JsonOpt = False,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
+    optimizer: OptimizerOpt = "sgd",
+    momentum: MomentumOpt = None,
+    nesterov: NesterovOpt = False,
+    betas: BetasOpt = None,
+    eps: EpsOpt = None,
+    weight_decay: WeightDecayOpt = None,
 ) -> None:
-    """Recommend a learning rate, with the evidence of every method behind it."""
+    """Recommend a learning rate for an optimizer, with the evidence of every method."""
     from .suggest import suggest as do_suggest
 
+    rule = _rule(optimizer, momentum, nesterov, betas, eps, weight_decay)
     st = open_store(store, no_store)
     f = _objective(objective)
     with _progress("suggest", True) as progress:
-        s = do_suggest(f, steps=steps, progress=progress)
+        s = do_suggest(f, steps=steps, progress=progress, optimizer=rule)
     shown = record(st, s, s.to_dict(), _invocation())
     if json_out:
         _emit_json(shown)
@@ -342,11 +441,9 @@ def suggest(
 
 @app.command()
 def diagnose(
-    file: Annotated[
-        Path, typer.Argument(help="A loss log: CSV, JSON lines, or TensorBoard events.")
-    ],
+    file: Annotated[Path, typer.Argument(help=_LOG_HELP)],
     column: Annotated[
-        str | None, typer.Option("--column", help="Column, key or tag to read.")
+        str | None, typer.Option("--column", help="Column, key, tag or metric to read.")
     ] = None,
     lr: Annotated[
         float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
@@ -378,6 +475,39 @@ def diagnose(
     out.print(f"log         {log.source}  (column {log.column}, {len(log.values)} points)")
     _print_diagnosis(d)
     _print_recorded(shown)
+
+
+@app.command()
+def watch(
+    file: Annotated[Path, typer.Argument(help=_LOG_HELP + " It may not exist yet.")],
+    column: Annotated[
+        str | None, typer.Option("--column", help="Column, key, tag or metric to read.")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
+    ] = None,
+    floor: Annotated[
+        float | None, typer.Option("--floor", help="The best reachable loss, if known.")
+    ] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between two looks at the log.")
+    ] = 0.5,
+) -> None:
+    """Follow a growing loss log (as tail -f does) and print its regime each time it changes.
+
+    A log that does not exist yet, or holds too little, is waited for (the reason goes to
+    stderr). Ctrl-C stops watching (exit status 0).
+    """
+    from .monitor import watch as follow_regimes
+
+    try:
+        for event in follow_regimes(file, column, lr=lr, floor=floor, interval=interval):
+            (out if event.kind == "regime" else err).print(
+                event.message if event.kind == "regime" else f"lrlab: {event.message}"
+            )
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return
 
 
 @app.command()

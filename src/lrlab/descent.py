@@ -724,7 +724,12 @@ def _engine(
         h = hist.get(name)
         if h is None:
             return None
-        h = h.cpu().double().numpy()
+        # A summary stays float32 (a float64 copy would double its memory).
+        h = (
+            h.cpu().numpy()
+            if record == "summary" and name != "params"
+            else h.cpu().double().numpy()
+        )
         return h.transpose(1, 0, 2) if h.ndim == 3 else h.T
 
     return _Lanes(

@@ -196,6 +196,26 @@ class Rule:
         """Whether this is plain gradient descent ``w -= lr * g`` (SGD, no momentum or decay)."""
         return False
 
+    @property
+    def adaptive(self) -> bool:
+        """Whether the step is rescaled per coordinate (Adam, AdamW, RMSprop, Adagrad), so that
+        no curvature bound in ``L`` alone limits the learning rate."""
+        return self.name != "sgd"
+
+    def to_torch(self, params, lr: float) -> torch.optim.Optimizer:
+        """The same rule as a ``torch.optim`` optimizer over ``params`` (one value per
+        hyperparameter: take ``rule.at(i)`` of a swept rule first).
+
+        Example:
+            >>> opt = sgd(momentum=0.9).to_torch([torch.zeros(2, requires_grad=True)], lr=0.1)
+            >>> type(opt).__name__, opt.defaults["momentum"]
+            ('SGD', 0.9)
+        """
+        if self._swept:
+            _checks.fail("optimizer", self.to_dict(), "pick one value first: rule.at(i)")
+        options = {f.name: getattr(self, f.name) for f in fields(self)}
+        return _TORCH[self.name](params, lr=lr, **options)
+
     # -- lanes -------------------------------------------------------------------------------
 
     def _hyper(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -603,6 +623,13 @@ def adagrad(lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1
 
 # --------------------------------------------------------------------------- lookup
 
+_TORCH = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
 _FACTORIES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad}
 
 
@@ -638,7 +665,7 @@ def get(rule: Rule | str | dict | None) -> Rule:
             if key not in allowed:
                 near = _checks.closest(str(key), allowed)
                 hint = f"did you mean {', '.join(near)}? " if near else ""
-                _checks.fail("optimizer", key, f"{hint}{name} takes {', '.join(allowed)}")
+                _checks.fail(key, options[key], f"{hint}{name} takes {', '.join(allowed)}")
         return factory(**options)
     _checks.fail(
         "optimizer",

@@ -33,7 +33,10 @@ Example:
     >>> 0.1 < s.lr < 2 / 10 <= s.lr_max
     True
     >>> sorted(s.to_dict())
-    ['agree', 'explanation', 'lr', 'lr_max', 'methods', 'objective', 'steps']
+    ['agree', 'explanation', 'lr', 'lr_max', 'methods', 'objective', 'optimizer', 'steps']
+    >>> a = suggest("bowl:kappa=10", steps=100, optimizer="adam")
+    >>> a.optimizer["name"], a.methods["curvature"]["lr"] is None
+    ('adam', True)
 
 References:
     L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -55,6 +58,8 @@ import torch
 from torch import nn
 
 from . import _checks
+from . import optim as _optim
+from ._format import fmt, json_safe
 
 __all__ = ["AGREE_FACTOR", "SAFETY", "Suggestion", "suggest"]
 
@@ -89,6 +94,7 @@ class Suggestion:
         steps: the training budget the suggestion is best for.
         explanation: what each method said and why this learning rate, in plain words.
         objective: the objective's name.
+        optimizer: the update rule the suggestion is for, as ``{name, <hyperparameters>}``.
 
     Example:
         >>> s = suggest("parabola", steps=50)
@@ -103,9 +109,11 @@ class Suggestion:
     steps: int
     explanation: str
     objective: str = field(default="")
+    optimizer: dict = field(default_factory=lambda: _optim.sgd().to_dict())
 
     def to_dict(self) -> dict:
-        """A JSON-ready record: ``lr, lr_max, methods, agree, steps, explanation, objective``.
+        """A JSON-ready record: ``lr, lr_max, methods, agree, steps, explanation, objective,
+        optimizer``.
 
         Non-finite numbers become None; numpy values become plain Python numbers.
 
@@ -117,38 +125,27 @@ class Suggestion:
         """
         return {
             "objective": self.objective,
-            "lr": _json(self.lr),
-            "lr_max": _json(self.lr_max),
-            "methods": _json(self.methods),
+            "optimizer": json_safe(self.optimizer),
+            "lr": json_safe(self.lr),
+            "lr_max": json_safe(self.lr_max),
+            "methods": json_safe(self.methods),
             "agree": self.agree,
             "steps": self.steps,
             "explanation": self.explanation,
         }
 
 
-def _json(x):
-    if isinstance(x, dict):
-        return {str(k): _json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_json(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    return x
-
-
 def _g(x: float | None) -> str:
-    return "none" if x is None else f"{x:.3g}"
+    return fmt(x, missing="none", nonfinite="inf")
 
 
 # --------------------------------------------------------------------------- curvature
 
 
-def _curvature(f, w0: torch.Tensor, steps: int, seed: int, poll=None) -> dict:
-    """Sharpness at the start and along a short run at ``1/|L0|``; the largest is the bound."""
+def _curvature(f, w0: torch.Tensor, steps: int, seed: int, rule, poll=None) -> dict:
+    """Sharpness at the start and along a short run at ``1/|L0|``; the largest is the bound,
+    through the rule's own stability limit (``2/L`` for plain SGD, ``(2 + 2*beta)/L`` for
+    heavy-ball momentum; none for adaptive rules, whose steps are rescaled per coordinate)."""
     from .curvature import _top
     from .descent import descend
 
@@ -175,9 +172,12 @@ def _curvature(f, w0: torch.Tensor, steps: int, seed: int, poll=None) -> dict:
             track.append((t, float(top.values[0])))
     L = max(s for _, s in track)
     ok = math.isfinite(L) and L > 0
+    limit = rule.stability_limit(L) if ok else None
+    limit = limit if limit is not None and math.isfinite(limit) else None
     return {
-        "lr": 1.0 / L if ok else None,
-        "lr_max": 2.0 / L if ok else None,
+        # Half the stability limit: 1/L for plain gradient descent, the classic safe step.
+        "lr": limit / 2 if limit is not None else None,
+        "lr_max": limit,
         "sharpness": L if ok else None,
         "sharpness_start": L0,
         "track": [[t, s] for t, s in track],
@@ -205,7 +205,7 @@ class _Parameters(nn.Module):
         return self.f.cost(self.w, batch)
 
 
-def _range_test(f, w0: torch.Tensor, curvature: dict, num_iter: int = 100) -> dict:
+def _range_test(f, w0: torch.Tensor, curvature: dict, rule, num_iter: int = 100) -> dict:
     # Through the package: importing the submodule by name would rebind the public function
     # ``lrlab.range_test`` to the module of the same name.
     from . import range_test as public
@@ -213,9 +213,10 @@ def _range_test(f, w0: torch.Tensor, curvature: dict, num_iter: int = 100) -> di
     range_test = getattr(public, "range_test", public)
 
     L = curvature["sharpness"]
-    start_lr, end_lr = (1e-4 / L, 1e3 / L) if L else (1e-7, 10.0)
+    # An adaptive rule's step does not scale with 1/L: the usual range from 1e-7 to 10.
+    start_lr, end_lr = (1e-4 / L, 1e3 / L) if L and not rule.adaptive else (1e-7, 10.0)
     module = _Parameters(f, w0)
-    optimizer = torch.optim.SGD(module.parameters(), lr=start_lr)
+    optimizer = rule.to_torch(module.parameters(), lr=start_lr)
     # The targets are unused: the module already returns the cost of its batch.
     loader = [(batch, None) for batch in f.batches(num_iter)]
     try:
@@ -248,8 +249,9 @@ def _range_test(f, w0: torch.Tensor, curvature: dict, num_iter: int = 100) -> di
 class _Trials:
     """Every learning rate tried for the budget, with its final cost, in one place."""
 
-    def __init__(self, f, w0: torch.Tensor, steps: int, f0: float, poll=None):
+    def __init__(self, f, w0: torch.Tensor, steps: int, f0: float, rule, poll=None):
         self.f, self.w0, self.steps, self.f0, self.poll = f, w0, steps, f0, poll
+        self.rule = rule
         self.final: dict[float, float] = {}
 
     def run(self, lrs) -> None:
@@ -259,7 +261,14 @@ class _Trials:
         if not lrs:
             return
         sw = sweep(
-            self.f, lrs=lrs, steps=self.steps, start=self.w0, keep_params=False, progress=self.poll
+            self.f,
+            lrs=lrs,
+            steps=self.steps,
+            start=self.w0,
+            optimizer=self.rule,
+            record="summary",
+            keep_params=False,
+            progress=self.poll,
         )
         for lr, value in zip(lrs, sw.final_losses, strict=True):
             self.final[lr] = float(value) if math.isfinite(value) else math.inf
@@ -372,9 +381,11 @@ def suggest(
     *,
     start=None,
     seed: int = 0,
+    optimizer=None,
     progress: Progress | None = None,
 ) -> Suggestion:
-    """Recommend a learning rate for ``steps`` steps of gradient descent on ``f``.
+    """Recommend a learning rate for ``steps`` steps of gradient descent (or another
+    torch.optim rule) on ``f``.
 
     The sweep decides: the learning rate whose run ends lowest after ``steps`` steps, found on
     a log grid around ``1/L`` (``L``: the largest sharpness at the start and along a short
@@ -392,6 +403,10 @@ def suggest(
             default 200 for analytic costs and 100 for models and dataset problems.
         start: the starting point (``dim`` numbers); None uses the objective's.
         seed: seeds the random start vectors of the curvature estimates.
+        optimizer: the rule to train with: ``"sgd"`` (default), ``"adam"``, ... or a rule
+            from :mod:`lrlab.optim`. The sweep and the range test use it; the curvature bound
+            is its stability limit (none for adaptive rules, which then leave the choice to
+            the sweep and the range test).
         progress: called as ``progress(done, total)`` after each stage, and with the same
             counts within a stage's loops, so that an exception it raises (a deadline, a
             cancel) stops the work soon.
@@ -414,6 +429,11 @@ def suggest(
     from .objectives import objective
 
     f = objective(f)
+    rule = _optim.get(optimizer)
+    if rule.swept:
+        _checks.fail(
+            "optimizer", rule.to_dict(), "a suggestion is for one value of each hyperparameter"
+        )
     steps = (
         DEFAULT_STEPS.get(f.kind, 100)
         if steps is None
@@ -445,14 +465,14 @@ def suggest(
         if progress is not None:
             progress(done, total)
 
-    curv = _curvature(f, w0, steps, seed, poll)
+    curv = _curvature(f, w0, steps, seed, rule, poll)
     tick()
     methods: dict[str, dict] = {"curvature": curv}
     if models:
-        methods["range_test"] = _range_test(f, w0, curv)
+        methods["range_test"] = _range_test(f, w0, curv, rule)
         tick()
     centre = curv["lr"] or (methods.get("range_test", {}).get("lr")) or 1e-2
-    trials = _Trials(f, w0, steps, f0, poll)
+    trials = _Trials(f, w0, steps, f0, rule, poll)
     search = _search(trials, centre, analytic=not models)
     tick()
     _check_progress(trials)
@@ -482,7 +502,7 @@ def suggest(
     }
     answers = [m["lr"] for m in methods.values() if m.get("lr")]
     agree = max(answers) / min(answers) <= AGREE_FACTOR
-    text = _explain(methods, lr, lr_max, agree, steps)
+    text = _explain(methods, lr, lr_max, agree, steps, rule)
     return Suggestion(
         lr=lr,
         lr_max=float(lr_max),
@@ -491,13 +511,20 @@ def suggest(
         steps=steps,
         explanation=text,
         objective=f.name,
+        optimizer=rule.to_dict(),
     )
 
 
-def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -> str:
+def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int, rule) -> str:
     c, s = methods["curvature"], methods["sweep"]
     parts = []
-    if c["lr"] is not None:
+    if rule.adaptive and c["sharpness"] is not None:
+        parts.append(
+            f"Curvature: the sharpness is L = {_g(c['sharpness'])}, but {rule.name} rescales "
+            "each coordinate's step by its gradient history, so 1/L and 2/L do not bound its "
+            "learning rate; the sweep decides alone."
+        )
+    elif c["lr"] is not None:
         moved = c["sharpness"] > c["sharpness_start"] * 1.01
         seen = (
             f"{_g(c['sharpness_start'])} at the start and L = {_g(c['sharpness'])} at most "
@@ -505,10 +532,19 @@ def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -
             if moved
             else f"L = {_g(c['sharpness'])} at the start"
         )
-        parts.append(
-            f"Curvature: the sharpness is {seen}, so 1/L = {_g(c['lr'])} is the classic safe "
-            f"step and 2/L = {_g(c['lr_max'])} the stability ceiling of a quadratic."
-        )
+        if rule.plain or (rule.momentum == 0 and not rule.nesterov):
+            bound = (
+                f"so 1/L = {_g(c['lr'])} is the classic safe step and 2/L = "
+                f"{_g(c['lr_max'])} the stability ceiling of a quadratic."
+            )
+        else:
+            kind = "Nesterov" if rule.nesterov else "heavy-ball"
+            bound = (
+                f"and with {kind} momentum {rule.momentum:g} a quadratic stays stable up to "
+                f"{_g(c['lr_max'])} (2/L for plain SGD); half of it, {_g(c['lr'])}, is the "
+                "safe step."
+            )
+        parts.append(f"Curvature: the sharpness is {seen}, {bound}")
     else:
         parts.append(
             f"Curvature: the top Hessian eigenvalue is {_g(c['sharpness_start'])} at the start, "
@@ -519,7 +555,7 @@ def _explain(methods: dict, lr: float, lr_max: float, agree: bool, steps: int) -
         if rt["lr"] is not None:
             blow = f", and the loss blew up at {_g(rt['blow_up'])}" if rt["blow_up"] else ""
             parts.append(
-                f"Range test: SGD with a learning rate growing from {_g(rt['start_lr'])} to "
+                f"Range test: {rule.name} with a learning rate growing from {_g(rt['start_lr'])} to "
                 f"{_g(rt['end_lr'])} suggests {_g(rt['lr'])} ({rt['method']} rule){blow}."
             )
         else:
