@@ -157,6 +157,7 @@ def _read(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
             except OSError:
                 alias.write_bytes(raw)
             return _read_tensorboard(alias, name, column, live=live)
+    _refuse_binary(raw, name)  # before a live cut: binary data may hold no newline at all
     if live:
         raw = raw[: raw.rfind(b"\n") + 1]  # a line being written is not read yet
     if size == 0 or not raw.strip():
@@ -220,12 +221,16 @@ def _read_dir(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
 # ------------------------------------------------------------------------------------ decoding
 
 
-def _decode(raw: bytes, name: str) -> str:
+def _refuse_binary(raw: bytes, name: str) -> None:
     if b"\x00" in raw[:8192]:
         raise ValueError(
             f"{name}: binary content; expected a CSV or JSON-lines text log or a "
             "TensorBoard event file"
         )
+
+
+def _decode(raw: bytes, name: str) -> str:
+    _refuse_binary(raw, name)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -641,6 +646,7 @@ def _read_mlflow(metrics: Path, name: str, column: str | None, *, live: bool) ->
     for f in files:
         key = f.relative_to(metrics).as_posix()
         raw = _read_bytes(f, name)
+        _refuse_binary(raw, f"{name} ({key})")
         if live:
             raw = raw[: raw.rfind(b"\n") + 1]
         text = _decode(raw, f"{name} ({key})")

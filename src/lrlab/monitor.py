@@ -29,6 +29,9 @@ steadily" too. So the monitor warns of a crawl only when it knows the budget (``
 and the pace so far, extrapolated geometrically, will not reach the minimum within it; or,
 without a budget, when the loss has not moved beyond its own noise.
 
+:func:`watch` does the same for a log file that another process is writing (``lrlab watch``):
+it follows the file as ``tail -f`` does and reports each change of regime.
+
 With ``store=`` (a :func:`lrlab.store.open` store or its URL) the run is on record as a
 ``diagnosis`` of kind ``running`` from the start, with a heartbeat, its state written at most
 every ``STORE_EVERY`` seconds at a check, and ``done`` when the monitor is closed (``close()``,
@@ -52,7 +55,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
@@ -61,9 +66,10 @@ import torch
 
 from . import _checks
 from ._format import json_list, json_safe
+from .logs import LogFollower, LossLog
 from .regimes import TOL, Diagnosis, diagnose
 
-__all__ = ["STORE_EVERY", "WARNED", "Monitor", "RegimeWarning"]
+__all__ = ["STORE_EVERY", "WARNED", "Monitor", "RegimeWarning", "WatchEvent", "watch"]
 
 logger = logging.getLogger("lrlab")
 
@@ -495,3 +501,101 @@ def _never_finite(n: int) -> Diagnosis:
         "try a learning rate at least 10x smaller.",
         None,
     )
+
+
+# ------------------------------------------------------------------------------- a log file
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """What :func:`watch` reports.
+
+    Attributes:
+        kind: ``regime`` (the regime changed, or was first seen), ``waiting`` (nothing to
+            read yet; ``message`` says why) or ``restart`` (the log was truncated or
+            replaced: the run starts over).
+        message: one line for people.
+        log: the curve so far (``regime`` events).
+        diagnosis: its diagnosis (``regime`` events).
+
+    Example:
+        >>> WatchEvent("waiting", "train.csv does not exist yet").kind
+        'waiting'
+    """
+
+    kind: str
+    message: str
+    log: LossLog | None = None
+    diagnosis: Diagnosis | None = None
+
+
+def watch(
+    path: str | os.PathLike[str],
+    column: str | None = None,
+    *,
+    lr: float | None = None,
+    floor: float | None = None,
+    interval: float = 0.5,
+    timeout: float | None = None,
+) -> Iterator[WatchEvent]:
+    """Follow a growing loss log and report each time its regime changes.
+
+    Each time the log grows by complete lines or records, the whole curve so far is
+    diagnosed, exactly as ``lrlab diagnose`` would diagnose the file at that moment; a
+    ``regime`` event comes when the regime differs from the last one reported. A log that does
+    not exist yet, or holds too little, is waited for (one ``waiting`` event per reason).
+
+    Args:
+        path: a CSV, JSON-lines, TensorBoard, Lightning or MLflow log (see :mod:`lrlab.logs`).
+        column: the column, key, tag or metric to read.
+        lr: the run's learning rate, for concrete advice.
+        floor: the best reachable loss, if known.
+        interval: seconds between two looks at the log.
+        timeout: stop after this many seconds without new data (None: until interrupted).
+
+    Raises:
+        ValueError: the log cannot be read and more data will not change that (binary,
+            malformed, too large).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+        >>> _ = path.write_text("loss\\n" + "\\n".join(str(2.0**t) for t in range(40)) + "\\n")
+        >>> [e.diagnosis.regime for e in watch(path, interval=0.01, timeout=0.05)]
+        ['diverging']
+    """
+    lr = None if lr is None else _checks.positive_float("lr", lr, allow_zero=True)
+    floor = None if floor is None else _checks.finite_float("floor", floor)
+    interval = _checks.positive_float("interval", interval)
+    if timeout is not None:
+        timeout = _checks.positive_float("timeout", timeout, allow_zero=True)
+    follower = LogFollower(path, column)
+    regime = waiting = None
+    restarts = 0
+    quiet_since = time.monotonic()
+    while True:
+        log = follower.poll()
+        if follower.restarts != restarts:
+            restarts, regime = follower.restarts, None
+            yield WatchEvent(
+                "restart", f"{follower.path.name} started over (truncated or replaced)"
+            )
+        if log is None:
+            if follower.waiting is not None and follower.waiting != waiting:
+                yield WatchEvent("waiting", follower.waiting)
+            waiting = follower.waiting
+            if timeout is not None and time.monotonic() - quiet_since >= timeout:
+                return
+            time.sleep(interval)
+            continue
+        quiet_since, waiting = time.monotonic(), None
+        d = diagnose(log.values, floor, lr=lr)
+        if d.regime != regime:
+            regime = d.regime
+            step = log.steps[-1]
+            shown = f"{step:.0f}" if float(step).is_integer() else f"{step:g}"
+            message = (
+                f"step {shown} ({len(log.values)} points): {d.regime} "
+                f"(confidence {d.confidence:.2f}). {d.advice}"
+            )
+            yield WatchEvent("regime", message, log, d)
