@@ -67,7 +67,8 @@ class RangeTest:
             suggestions are read from: ``val_losses`` when there are some, else ``losses``.
         stopped_early: Whether the test ended because the loss diverged (the smoothed loss
             rose above ``diverge_factor`` times its best) or stopped being finite.
-        suggestions: ``"valley"``, ``"steepest"`` and ``"min_div_10"``, each a learning rate or
+        suggestions: ``"steepest"``, ``"valley"``, ``"min_div_10"`` and ``"min_div_3"``
+            (see :mod:`lrlab.range_curve`), each a learning rate or
             ``None`` where the curve cannot say.
         recommended: The suggestion the rule picked, or ``None``.
         method: The name of the recommended suggestion, or ``"none"``.
@@ -171,7 +172,7 @@ class RangeTest:
             >>> rt = RangeTest.from_curve([1e-3, 1e-2, 1e-1, 1, 10], [3, 2, 1, 2, 9],
             ...                           settings={"group_ratios": [1.0, 0.5]})
             >>> sorted(rt.group_suggestions)
-            ['min_div_10', 'steepest', 'valley']
+            ['min_div_10', 'min_div_3', 'steepest', 'valley']
         """
         ratios = self.settings.get("group_ratios") or [1.0]
         return {
@@ -202,33 +203,24 @@ class RangeTest:
             val_losses: The validation loss after each iteration, if measured; the
                 suggestions are then read from it rather than from ``losses``.
             smoothing: Weight of the newest loss in the EMA, in ``(0, 1]``; 1 turns smoothing
-                off. The EMA feeds ``valley`` and ``min_div_10``.
+                off. The EMA feeds ``valley`` and ``min_div_10`` (as in fastai).
             stopped_early: Whether the curve ended because the loss diverged.
             skip_start: Leading iterations that no suggestion may pick; default
                 ``num_iter // 10`` as in fastai (the first few points describe the start,
                 not the learning rate).
             skip_end: Trailing iterations left out of ``valley`` and ``min_div_10``; 5 as in
                 fastai (they are the blow-up that stopped the test).
-            window: Odd number of points in the centred window whose least-squares slope
-                defines ``steepest``; default about ``num_iter / 10``.
-            rule: ``"auto"`` recommends the median suggestion (the lower of two when only
-                two exist); a method name recommends that one (nothing when it is missing).
+            window: Odd number of points in the centred windows whose least-squares lines
+                define ``steepest`` and the minimum of ``min_div_3``; default about
+                ``num_iter / 10``.
+            rule: ``"auto"`` recommends ``min_div_3``; a method name recommends that one
+                (nothing when it is missing).
             settings: How the curve was recorded; merged into :attr:`settings`.
 
         Returns:
             A :class:`RangeTest` for the curve.
 
-        Why the ``"auto"`` rule: each suggestion fails in its own way. ``steepest`` tends
-        to sit low for long budgets (the loss of a range test is cumulative, so it falls
-        fastest before the learning rate that trains fastest); ``min_div_10`` can land
-        too close to the blow-up for Adam; ``valley`` lands far too low whenever the curve
-        starts falling early, since its descent then begins at the first points. The median
-        outvotes whichever one has failed. Measured on scikit-learn's digits, breast-cancer
-        and diabetes data (linear and one-hidden-layer models; SGD, SGD with momentum and
-        Adam; 100 and 500 training steps: 36 cases), the final loss at the median was on
-        average (geometric mean) 1.57 times the best over a grid of learning rates, against
-        1.65 for ``steepest``, 1.86 for ``min_div_10``, 2.63 for ``valley`` and 1.82 for
-        torch-lr-finder's steepest-gradient rule.
+        Why the ``"auto"`` rule recommends ``min_div_3``: see :mod:`lrlab.range_curve`.
 
         Example:
             >>> import numpy as np

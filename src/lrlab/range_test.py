@@ -19,7 +19,7 @@ Example:
     >>> model = nn.Linear(8, 3)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     >>> rt = range_test(model, nn.CrossEntropyLoss(), (X, y), opt, num_iter=50)
-    >>> rt.method in ("valley", "steepest", "min_div_10", "none")
+    >>> rt.method in (*METHODS, "none")
     True
     >>> opt.param_groups[0]["lr"]  # restored
     0.1

@@ -1,0 +1,259 @@
+"""How good is the range test's learning rate when you then train with mini-batches?
+
+For each problem -- an MLP on one of scikit-learn's bundled datasets, trained with Adam, AdamW
+or SGD with momentum 0.9 on shuffled mini-batches for a few epochs -- a grid of full training
+runs finds the best learning rate ``alpha*`` for that budget: the one whose final training
+loss (cross-entropy over the whole training set) is lowest. Each finder's suggestion
+``alpha`` is then trained the same way (same initialisation, same batch order) and scored by
+log-progress
+
+    ``LP = (log f0 - log f(alpha)) / (log f0 - log f(alpha*))``
+
+(the cross-entropy's floor is 0): 1 is as good as the best of the grid, 0 is no progress,
+``div`` a run that diverged. The finders, each given the same model, optimizer, shuffled
+mini-batches and ramp (100 iterations from 1e-6 to 10):
+
+* ``lrlab``   -- ``lrlab.range_test(...).recommended``, on the training loss;
+* ``lrlab+val`` -- the same with ``val_loader=`` (Smith's variant: the loss of a held-out 20%
+  after each step, read instead of the training loss);
+* ``tlrf``    -- the real torch-lr-finder: ``LRFinder.range_test`` then the steepest point
+  that ``plot(suggest_lr=True)`` returns;
+* ``tlrf+val`` -- torch-lr-finder with the same validation loader.
+
+Each problem is run with several seeds (model initialisation, batch order, the finders'
+batches); the table shows the mean LP over seeds, and each finder's geometric-mean ratio of
+its suggestion to ``alpha*``.
+
+Usage::
+
+    python benchmarks/range_test.py            # 3 datasets x 3 optimizers x 3 seeds
+    python benchmarks/range_test.py --quick    # 1 seed, coarser grid
+    python benchmarks/range_test.py --threads 2
+
+Latest numbers: see the end of this docstring (filled in from a run on a shared 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import math
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn import datasets
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch_lr_finder import LRFinder
+
+import lrlab
+
+START_LR, END_LR, NUM_ITER = 1e-6, 10.0, 100
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    load: object
+    hidden: int
+    batch: int
+    epochs: int
+
+
+# (name, data, hidden width, batch size, epochs): a few epochs of mini-batches.
+PROBLEMS = [
+    Problem("digits", datasets.load_digits, 64, 32, 3),
+    Problem("wine", datasets.load_wine, 32, 16, 8),
+    Problem("cancer", datasets.load_breast_cancer, 32, 32, 4),
+]
+# Full-batch gradient descent (batch 0 = the whole training set), as a check that mini-batch
+# tuning does not cost the deterministic curves: the epochs are the steps.
+FULL_BATCH = [
+    Problem("digits-full", datasets.load_digits, 64, 0, 100),
+    Problem("wine-full", datasets.load_wine, 32, 0, 100),
+]
+
+OPTIMIZERS = {
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+    "adamw": lambda params, lr: torch.optim.AdamW(params, lr=lr, weight_decay=0.01),
+    "sgd-m0.9": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
+
+
+def load(problem: Problem, seed: int):
+    """Standardised features; a fixed 80/20 split (the 20% is the finders' validation set)."""
+    X, y = problem.load(return_X_y=True)
+    X = (X - X.mean(0)) / (X.std(0) + 1e-8)
+    order = np.random.default_rng(seed).permutation(len(X))
+    X, y = torch.tensor(X[order], dtype=torch.float32), torch.tensor(y[order])
+    cut = int(0.8 * len(X))
+    return (X[:cut], y[:cut]), (X[cut:], y[cut:])
+
+
+def make_model(problem: Problem, n_in: int, n_out: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(n_in, problem.hidden),
+        nn.ReLU(),
+        nn.Linear(problem.hidden, problem.hidden),
+        nn.ReLU(),
+        nn.Linear(problem.hidden, n_out),
+    )
+
+
+def loader(data, batch: int, seed: int) -> DataLoader:
+    g = torch.Generator().manual_seed(seed)
+    size = batch or len(data[0])
+    return DataLoader(TensorDataset(*data), batch_size=size, shuffle=True, generator=g)
+
+
+def full_loss(model: nn.Module, data) -> float:
+    with torch.no_grad():
+        return nn.functional.cross_entropy(model(data[0]), data[1]).item()
+
+
+def train(problem, make_opt, model0, data, lr: float, seed: int) -> float:
+    """The final training loss after ``epochs`` of shuffled mini-batches at ``lr``."""
+    model = copy.deepcopy(model0)
+    opt = make_opt(model.parameters(), lr)
+    X, y = data
+    batch = problem.batch or len(X)
+    g = torch.Generator().manual_seed(seed + 1000)
+    for _ in range(problem.epochs):
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+            if not torch.isfinite(loss):
+                return math.inf
+            loss.backward()
+            opt.step()
+    value = full_loss(model, data)
+    return value if math.isfinite(value) else math.inf
+
+
+def ours(problem, make_opt, model0, train_data, val_data, seed, *, val: bool):
+    model = copy.deepcopy(model0)
+    opt = make_opt(model.parameters(), 1e-3)
+    rt = lrlab.range_test(
+        model,
+        nn.CrossEntropyLoss(),
+        loader(train_data, problem.batch, seed),
+        opt,
+        start_lr=START_LR,
+        end_lr=END_LR,
+        num_iter=NUM_ITER,
+        val_loader=loader(val_data, 256, seed) if val else None,
+    )
+    return rt
+
+
+def torch_lr_finder(problem, make_opt, model0, train_data, val_data, seed, *, val: bool):
+    model = copy.deepcopy(model0)
+    opt = make_opt(model.parameters(), START_LR)
+    finder = LRFinder(model, opt, nn.CrossEntropyLoss())
+    quiet = io.StringIO()
+    with redirect_stdout(quiet), redirect_stderr(quiet):
+        finder.range_test(
+            loader(train_data, problem.batch, seed),
+            val_loader=loader(val_data, 256, seed) if val else None,
+            end_lr=END_LR,
+            num_iter=NUM_ITER,
+        )
+        fig, ax = plt.subplots()
+        try:
+            _, lr = finder.plot(ax=ax, suggest_lr=True)
+        except RuntimeError:  # too few points before it diverged
+            lr = None
+        plt.close(fig)
+    return None if lr is None else float(lr)
+
+
+def log_progress(f0: float, best: float, value: float) -> float:
+    if not math.isfinite(value):
+        return -math.inf
+    return (math.log(f0) - math.log(value)) / (math.log(f0) - math.log(best))
+
+
+def run_case(problem, opt_name, seed, grid):
+    make_opt = OPTIMIZERS[opt_name]
+    train_data, val_data = load(problem, seed)
+    n_out = int(train_data[1].max()) + 1
+    model0 = make_model(problem, train_data[0].shape[1], n_out, seed)
+    f0 = full_loss(model0, train_data)
+    finals = [train(problem, make_opt, model0, train_data, lr, seed) for lr in grid]
+    k = int(np.argmin(finals))
+    best_lr, best = float(grid[k]), finals[k]
+    found = {
+        "lrlab": ours(problem, make_opt, model0, train_data, val_data, seed, val=False),
+        "lrlab+val": ours(problem, make_opt, model0, train_data, val_data, seed, val=True),
+    }
+    lrs = {name: rt.recommended for name, rt in found.items()}
+    lrs["tlrf"] = torch_lr_finder(problem, make_opt, model0, train_data, val_data, seed, val=False)
+    lrs["tlrf+val"] = torch_lr_finder(
+        problem, make_opt, model0, train_data, val_data, seed, val=True
+    )
+    scores = {}
+    for name, lr in lrs.items():
+        value = math.inf if lr is None else train(problem, make_opt, model0, train_data, lr, seed)
+        scores[name] = log_progress(f0, best, value)
+    return best_lr, lrs, scores, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, a coarser grid")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    seeds = range(args.seeds or (1 if args.quick else 3))
+    grid = np.geomspace(1e-4, 3.0, 19 if args.quick else 31)
+    names = ["lrlab", "lrlab+val", "tlrf", "tlrf+val"]
+    t0 = time.perf_counter()
+    for title, problems in (("mini-batches", PROBLEMS), ("full batch", FULL_BATCH)):
+        table(title, problems, seeds, grid, names)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+def table(title, problems, seeds, grid, names) -> None:
+    width = 27 + 11 * len(names)
+    print(f"\n{title}: mean log-progress over {len(seeds)} seed(s); below it, suggestion / best")
+    print(f"{'problem':<18}{'best a':>9}" + "".join(f"{n:>11}" for n in names))
+    print("-" * width)
+    means = {n: [] for n in names}
+    for problem in problems:
+        for opt_name in OPTIMIZERS:
+            rows = [run_case(problem, opt_name, seed, grid) for seed in seeds]
+            best = math.exp(np.mean([math.log(r[0]) for r in rows]))
+            cells, ratios = [], []
+            for n in names:
+                lp = float(np.mean([max(r[2][n], -1.0) for r in rows]))  # div counts as -1
+                means[n].append(lp)
+                got = [r[1][n] / r[0] for r in rows if r[1][n] is not None]
+                ratios.append(math.exp(np.mean(np.log(got))) if got else math.nan)
+                cells.append(f"{lp:>11.2f}")
+            print(f"{problem.name + '/' + opt_name:<18}{best:>9.3g}" + "".join(cells), flush=True)
+            print(f"{'':<27}" + "".join(f"{'x' + format(q, '.2g'):>11}" for q in ratios))
+    print("-" * width)
+    print(f"{'mean LP':<27}" + "".join(f"{np.mean(means[n]):>11.2f}" for n in names))
+    print(f"{'worst LP':<27}" + "".join(f"{min(means[n]):>11.2f}" for n in names))
+    for ours_name, theirs in (("lrlab", "tlrf"), ("lrlab+val", "tlrf+val")):
+        ahead = sum(a >= b - 0.02 for a, b in zip(means[ours_name], means[theirs], strict=True))
+        print(
+            f"{ours_name} at least matches {theirs} (within 0.02 LP) on "
+            f"{ahead}/{len(means[theirs])} problems"
+        )
+
+
+if __name__ == "__main__":
+    main()
