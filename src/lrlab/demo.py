@@ -43,12 +43,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import __version__, _checks, optim, plot, scenes
 from ._format import fmt
+from .datasets import build
 from .descent import lr_grid
 from .objectives import objective
 from .plot.style import REGIME_COLORS, REGIME_LABELS
+from .range_test import range_test
 
 __all__ = ["demo"]
 
@@ -441,18 +444,12 @@ def _compute_price(out: Path) -> _Section:
 
 
 def _network():
-    from torch import nn
-
-    from .datasets import build
-
     model, _, (X, y), _ = build("digits-mlp", hidden=NET_HIDDEN)
-    return model, nn, X[:NET_SAMPLES], y[:NET_SAMPLES]
+    return model, X[:NET_SAMPLES], y[:NET_SAMPLES]
 
 
 def _range_test(out: Path) -> _Section:
-    from .range_test import range_test
-
-    model, nn, X, y = _network()
+    model, X, y = _network()
     gen = torch.Generator().manual_seed(0)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(X, y), batch_size=32, shuffle=True, generator=gen
@@ -483,7 +480,7 @@ def _range_test(out: Path) -> _Section:
 
 
 def _sharpness(out: Path) -> _Section:
-    model, nn, X, y = _network()
+    model, X, y = _network()
     Y = nn.functional.one_hot(y, 10).to(X.dtype)
     # Squared error on one-hot targets: the loss with which full-batch training is known to
     # sharpen until it reaches 2/alpha (cross-entropy flattens as the classes separate).
