@@ -25,7 +25,13 @@ from .style import GREY, INK, REGIME_COLORS, SKY, g
 
 __all__ = ["range_test_curve"]
 
-_SUGGESTION_STYLE = {"valley": ("o", SKY), "steepest": ("v", INK), "min_div_10": ("s", GREY)}
+#: Marker and colour of each suggestion the range test makes; any other name gets a diamond.
+_SUGGESTION_STYLE = {
+    "valley": ("o", SKY),
+    "steepest": ("v", INK),
+    "min_div_10": ("s", GREY),
+    "min_div_3": ("D", INK),
+}
 
 
 def range_test_curve(
