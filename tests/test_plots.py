@@ -610,3 +610,12 @@ def test_heatmap_from_a_scene_of_adam_betas():
     assert [t.get_text() for t in left.get_yticklabels()] == ["0.9, 0.999", "0.5, 0.9"]
     assert left.get_ylabel() == "betas"
     assert not [line for line in left.get_lines() if line.get_linestyle() == "--"]  # no boundary
+
+
+def test_landscape_of_a_sweep_with_momentum_points_to_the_heatmap():
+    from lrlab import optim
+
+    sw = lrlab.sweep("parabola", lrs=[0.1, 0.2], steps=5, optimizer=optim.sgd(momentum=[0.0, 0.5]))
+    with pytest.raises(ValueError, match="heatmap"):
+        plot.landscape(sw)
+    assert plot.heatmap(scenes.heatmap_of(sw)).axes[0].get_ylabel() == "momentum"

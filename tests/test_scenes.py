@@ -219,3 +219,27 @@ def test_heatmap_needs_a_swept_hyperparameter_and_adam_has_no_boundary():
         scenes.heatmap(PARABOLA, [0.1, 0.2], optim.sgd(momentum=0.9), steps=5)
     s = scenes.heatmap(PARABOLA, [0.01, 0.1], optim.adam(betas=[(0.9, 0.999), (0.5, 0.9)]), steps=5)
     assert s.boundary is None and s.name == "betas" and s.regimes.shape == (2, 2)
+
+
+def test_heatmap_of_a_sweep_already_run_sorts_columns_and_runs_nothing(monkeypatch):
+    from lrlab import optim
+
+    sw = lrlab.sweep(
+        PARABOLA, lrs=[0.4, 0.1, 0.2], steps=10, optimizer=optim.sgd(momentum=[0.0, 0.9])
+    )
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran an experiment")
+
+    monkeypatch.setattr(scenes, "sweep", refuse)
+    s = scenes.heatmap_of(sw)
+    assert s.lrs.tolist() == [0.1, 0.2, 0.4]
+    for i, beta in enumerate((0.0, 0.9)):
+        for j, lr in enumerate(s.lrs):
+            (run,) = [r for r in sw.runs if r.lr == lr and r.optimizer.momentum == beta]
+            assert s.costs[i, j] == pytest.approx(run.final_loss)
+    assert s.boundary.tolist() == pytest.approx([2 / L, 3.8 / L])
+    with pytest.raises(ValueError, match="heatmap"):
+        scenes.landscape_of(sw)
+    with pytest.raises(ValueError, match="landscape"):
+        scenes.heatmap_of(lrlab.sweep(PARABOLA, lrs=[0.1], steps=2))

@@ -325,9 +325,13 @@ def sweep(
         sw = do_sweep(f, lrs=grid, steps=steps, start=_start(start), progress=progress, **recording)
     if plot is not None:
         from . import plot as pictures
-        from .scenes import landscape_of
+        from .scenes import heatmap_of, landscape_of
 
-        _save_plot(pictures.landscape(landscape_of(sw, f)), plot)
+        # A second swept hyperparameter (--momentum 0,0.9) makes a grid: its picture is a heatmap.
+        if sw.optimizer.swept is not None:
+            _save_plot(pictures.heatmap(heatmap_of(sw, f)), plot)
+        else:
+            _save_plot(pictures.landscape(landscape_of(sw, f)), plot)
     _show_sweep(sw, json_out, rid)
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "contour_paths",
     "cost_curves",
     "heatmap",
+    "heatmap_of",
     "iterations_to",
     "landscape",
     "landscape_of",
@@ -446,6 +447,12 @@ def landscape_of(sw: Sweep, f=None) -> Landscape:
     """
     if not isinstance(sw, Sweep):
         _checks.fail("sweep", type(sw).__name__, "expected an lrlab Sweep", TypeError)
+    if sw.optimizer.swept is not None:
+        _checks.fail(
+            "sweep",
+            sw.objective,
+            f"it also swept {sw.optimizer.swept}; its picture is the heatmap (heatmap_of)",
+        )
     f = objective(sw.objective if f is None else f)
     return Landscape(f, sw, _scale(f, False), f.minimum)
 
@@ -578,15 +585,43 @@ def heatmap(f, lrs, optimizer, steps: int = 200, start=None) -> Heatmap:
         )
     f = objective(f)
     _, values = _lr_list(lrs)
-    grid = np.unique(values)
-    sw = sweep(f, lrs=grid, steps=steps, start=start, optimizer=rule, keep_params=False)
+    sw = sweep(
+        f, lrs=np.unique(values), steps=steps, start=start, optimizer=rule, keep_params=False
+    )
+    return heatmap_of(sw, f)
+
+
+def heatmap_of(sw: Sweep, f=None) -> Heatmap:
+    """The heatmap scene of a sweep already run with a swept hyperparameter (its objective
+    rebuilt from its name unless given); nothing is run again.
+
+    Example:
+        >>> import lrlab
+        >>> from lrlab import optim
+        >>> sw = lrlab.sweep("parabola", lrs=[0.5, 0.1], steps=5, optimizer=optim.sgd(momentum=[0.0, 0.5]))
+        >>> s = heatmap_of(sw)
+        >>> s.lrs.tolist(), s.boundary.tolist()
+        ([0.1, 0.5], [1.0, 1.5])
+    """
+    if not isinstance(sw, Sweep):
+        _checks.fail("sweep", type(sw).__name__, "expected an lrlab Sweep", TypeError)
+    rule = sw.optimizer
+    if rule.swept is None:
+        _checks.fail(
+            "sweep",
+            sw.objective,
+            "it swept the learning rate only; its picture is the landscape (landscape_of)",
+        )
+    f = objective(sw.objective if f is None else f)
     n = len(rule.values)
     # Runs are learning-rate-major: run k has learning rate k // n and value k % n.
-    costs = np.asarray(sw.final_losses, float).reshape(len(grid), n).T
-    regimes = np.array([regime_of(r) for r in sw.runs], dtype=object).reshape(len(grid), n).T
+    lrs = np.asarray(sw.lrs, float).reshape(-1, n)[:, 0]
+    order = np.argsort(lrs)
+    costs = np.asarray(sw.final_losses, float).reshape(-1, n).T[:, order]
+    regimes = np.array([regime_of(r) for r in sw.runs], dtype=object).reshape(-1, n).T[:, order]
     L = _scale(f, False)
     limits = rule.stability_limit(L) if L else None
     boundary = None
     if limits is not None:
         boundary = np.array([b if math.isfinite(b) else np.nan for b in limits], float)
-    return Heatmap(f, sw, grid, rule.swept, tuple(rule.values), costs, regimes, L, boundary)
+    return Heatmap(f, sw, lrs[order], rule.swept, tuple(rule.values), costs, regimes, L, boundary)

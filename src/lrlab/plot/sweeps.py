@@ -101,7 +101,14 @@ def landscape(
     if isinstance(sweep, Landscape):
         sweep, L, minimum = sweep.sweep, sweep.sharpness, sweep.minimum
     else:
-        L, minimum = _sweep_facts(check_sweep(sweep), f)
+        if check_sweep(sweep).optimizer.swept is not None:
+            _checks.fail(
+                "sweep",
+                sweep.objective,
+                f"it also swept {sweep.optimizer.swept}: draw it with "
+                "lrlab.plot.heatmap(lrlab.scenes.heatmap_of(sweep))",
+            )
+        L, minimum = _sweep_facts(sweep, f)
     if sharpness is not None:
         L = _checks.positive_float("sharpness", sharpness)
     fig, ax = axes_for(ax, (8.6, 4.6))
