@@ -269,3 +269,12 @@ def test_a_run_that_raises_is_on_record_as_interrupted(tmp_path):
     assert st.get(mon.record_id).status == "interrupted"
     with pytest.raises(TypeError, match="store=.* is invalid"):
         Monitor(store=42)
+
+
+def test_tensors_kept_for_later_are_read_in_order_in_one_go():
+    # what a check does with losses from an accelerator (kept as tensors until then); CPU
+    # tensors stand in for them here, the path is the same after the device transfer
+    from lrlab.monitor import _floats
+
+    got = _floats([1.0, torch.tensor(2.0), 3.0, torch.tensor(4.0, dtype=torch.bfloat16)])
+    assert got.tolist() == [1.0, 2.0, 3.0, 4.0] and got.dtype == np.float64

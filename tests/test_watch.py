@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from lrlab import logs
 from lrlab.cli import main
 
 # a run written in phases whose regimes are known from the curve's closed form:
@@ -121,11 +122,11 @@ def test_diagnose_reads_an_mlflow_run_and_a_lightning_version_directory(tmp_path
 
 
 @pytest.mark.parametrize("command", ["diagnose", "watch"])
-def test_logs_no_more_data_can_fix_exit_2_with_one_line(tmp_path, capsys, command):
+def test_logs_no_more_data_can_fix_exit_2_with_one_line(tmp_path, capsys, monkeypatch, command):
     from torch.utils.tensorboard import SummaryWriter
 
     w = SummaryWriter(str(tmp_path / "tb"))
-    for t in range(10):
+    for t in range(3):
         w.add_scalar("loss", 1.0 / (t + 1), t)
     w.close()
     (event,) = (tmp_path / "tb").glob("events.out.tfevents.*")
@@ -140,6 +141,10 @@ def test_logs_no_more_data_can_fix_exit_2_with_one_line(tmp_path, capsys, comman
         empty = tmp_path / "empty.csv"
         empty.write_text("")
         cases[empty] = "the file is empty"
+    huge = tmp_path / "huge.csv"
+    huge.write_text("loss\n" + "1.0\n" * 100)
+    cases[huge] = "huge.csv: the file is 405 bytes; logs up to 400 bytes are read"
+    monkeypatch.setattr(logs, "MAX_BYTES", 400)  # a 405-byte log is "huge" here
     for path, words in cases.items():
         code, out, err = run_cli(
             [command, str(path), "--no-store"][: 2 + (command == "diagnose")], capsys

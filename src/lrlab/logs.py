@@ -181,12 +181,16 @@ def _size(p: Path, name: str) -> int:
         raise ValueError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
     if size > MAX_BYTES:
         raise ValueError(
-            f"{name}: the file is {size / 2**20:.0f} MB; logs up to "
-            f"{MAX_BYTES // 2**20} MB are read"
+            f"{name}: the file is {_bytes(size)}; logs up to {_bytes(MAX_BYTES)} are read"
         )
     if size == 0:
         raise _TooLittle(f"{name}: the file is empty")
     return size
+
+
+def _bytes(n: int) -> str:
+    """A size as people read it: ``200 MB``, ``512 bytes``."""
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _read_bytes(p: Path, name: str) -> bytes:
@@ -531,8 +535,7 @@ def _event_dirs(p: Path, name: str) -> list[tuple[str, Path]]:
     total = sum(f.stat().st_size for _, d in found for f in d.glob("events.out.tfevents.*"))
     if total > MAX_BYTES:
         raise ValueError(
-            f"{name}: the event files hold {total / 2**20:.0f} MB; logs up to "
-            f"{MAX_BYTES // 2**20} MB are read"
+            f"{name}: the event files hold {_bytes(total)}; logs up to {_bytes(MAX_BYTES)} are read"
         )
     return found
 
@@ -639,8 +642,8 @@ def _read_mlflow(metrics: Path, name: str, column: str | None, *, live: bool) ->
     total = sum(f.stat().st_size for f in files)
     if total > MAX_BYTES:
         raise ValueError(
-            f"{name}: the metric files hold {total / 2**20:.0f} MB; logs up to "
-            f"{MAX_BYTES // 2**20} MB are read"
+            f"{name}: the metric files hold {_bytes(total)}; logs up to "
+            f"{_bytes(MAX_BYTES)} are read"
         )
     series: dict[str, tuple[list[float], list[float]]] = {}
     for f in files:
