@@ -266,7 +266,9 @@ def test_binary_garbage_is_refused(tmp_path):
 def test_size_and_row_limits(tmp_path, monkeypatch):
     p = write(tmp_path / "big.csv", "loss\n" + "1.0\n" * 50)
     monkeypatch.setattr(logs, "MAX_BYTES", 100)
-    with pytest.raises(ValueError, match="big.csv: the file is 205 bytes; logs up to 100 bytes are read"):
+    with pytest.raises(
+        ValueError, match="big.csv: the file is 205 bytes; logs up to 100 bytes are read"
+    ):
         read_log(p)
     monkeypatch.setattr(logs, "MAX_BYTES", 10**9)
     monkeypatch.setattr(logs, "MAX_ROWS", 20)
