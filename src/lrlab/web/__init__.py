@@ -7,7 +7,7 @@ uses is served by the application itself, so it works with no internet.
 Example:
     >>> from lrlab.web import create_app
     >>> app = create_app()
-    >>> "/api/run" in {route.path for route in app.routes}
+    >>> "/api/run" in app.openapi()["paths"]
     True
 """
 

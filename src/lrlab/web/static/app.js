@@ -29,7 +29,6 @@
     lrs: null, lo: null, hi: null, num: null,
   };
   let info = null;           // the current objective, as /api/objective describes it
-  let features = {};
   let limits = { upload_bytes: 5 * 2 ** 20 };
   let lastRun = null;        // the explore view's run
   let lastCompare = null;    // {kind: "compare" | "pictures", data, key}
@@ -857,11 +856,6 @@
 
   async function suggest() {
     const box = $("suggestion");
-    if (!features.suggest) {
-      box.hidden = false;
-      box.textContent = "Suggestions are not available in this installation.";
-      return;
-    }
     const signal = fresh("suggest");
     busy(+1);
     try {
@@ -1214,13 +1208,10 @@
     $("objective-text").value = state.objective;
     try {
       const cat = await api("/api/catalogue");
-      features = cat.features || {};
       limits = cat.limits || limits;
       fillPicker(cat.objectives);
       syncPicker();
       $("upload-limit").textContent = `${Math.round(limits.upload_bytes / 2 ** 20)} MB`;
-      $("suggest").disabled = !features.suggest;
-      $("suggest").title = features.suggest ? "" : "Suggestions are not available in this installation";
     } catch (e) {
       complain(e.message);
     }
