@@ -22,28 +22,34 @@ tens of percent between runs while the ratios move less)::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+LRLAB = [sys.executable, "-m", "lrlab.cli"]
 COMMANDS: dict[str, list[str]] = {
     'python -c "import torch"': [sys.executable, "-c", "import torch"],
     'python -c "import lrlab"': [sys.executable, "-c", "import lrlab"],
-    "lrlab --help": [sys.executable, "-m", "lrlab.cli", "--help"],
-    "lrlab objectives": [sys.executable, "-m", "lrlab.cli", "objectives"],
-    "lrlab objectives --json": [sys.executable, "-m", "lrlab.cli", "objectives", "--json"],
-    "lrlab run hill --lr 0.01": [sys.executable, "-m", "lrlab.cli", "run", "hill", "--lr", "0.01"],
+    "lrlab --help": [*LRLAB, "--help"],
+    "lrlab objectives": [*LRLAB, "objectives"],
+    "lrlab objectives --json": [*LRLAB, "objectives", "--json"],
+    "lrlab run hill --lr 0.01": [*LRLAB, "run", "hill", "--lr", "0.01"],
+    "  the same, --no-store": [*LRLAB, "run", "hill", "--lr", "0.01", "--no-store"],
 }
 
 
-def _time_once(argv: list[str]) -> float:
+def _time_once(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(
         argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
+        env=env,
         check=True,
     )
     return time.perf_counter() - start
@@ -53,12 +59,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds over every command")
     args = parser.parse_args()
-    for argv in COMMANDS.values():  # warm the file cache once, untimed
-        _time_once(argv)
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for _ in range(args.repeat):
-        for name, argv in COMMANDS.items():
-            times[name].append(_time_once(argv))
+    with tempfile.TemporaryDirectory() as folder:
+        # Runs record into a store by default: a throwaway one here, not the user's.
+        env = {**os.environ, "LRLAB_STORE": f"sqlite:///{Path(folder) / 'records.db'}"}
+        for argv in COMMANDS.values():  # warm the file cache and the store once, untimed
+            _time_once(argv, env)
+        times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        for _ in range(args.repeat):
+            for name, argv in COMMANDS.items():
+                times[name].append(_time_once(argv, env))
     floor = statistics.median(next(iter(times.values())))
     print(f"{'command':<28}{'median s':>10}{'fastest s':>11}{'ratio':>8}")
     for name, ts in times.items():
