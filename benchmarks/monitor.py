@@ -20,22 +20,22 @@ nanoseconds swing with the load, the ratios less)::
 
         steps  loss   loop              ns/step  over bare    kept
        10,000  float  bare loop               4       1.0x       0
-       10,000  float  list.append            10       2.6x   10000
-       10,000  float  update only           185      46.8x       0
-       10,000  float  Monitor              5666    1431.9x    1112
-       10,000  tensor bare loop               5       1.0x       0
-       10,000  tensor list.append           252      49.9x   10000
-       10,000  tensor update only          1841     364.7x       0
-       10,000  tensor Monitor              8358    1655.7x    1112
-    1,000,000  float  bare loop              16       1.0x       0
-    1,000,000  float  list.append            47       3.0x 1000000
-    1,000,000  float  update only           279      17.9x       0
-    1,000,000  float  Monitor               420      26.8x    1372
+       10,000  float  list.append            10       2.3x   10000
+       10,000  float  update only           280      63.9x       0
+       10,000  float  Monitor              5111    1168.5x    1112
+       10,000  tensor bare loop               4       1.0x       0
+       10,000  tensor list.append           220      53.0x   10000
+       10,000  tensor update only          1638     394.3x       0
+       10,000  tensor Monitor              7361    1771.6x    1112
+    1,000,000  float  bare loop              25       1.0x       0
+    1,000,000  float  list.append            65       2.6x 1000000
+    1,000,000  float  update only           352      14.0x       0
+    1,000,000  float  Monitor               674      26.8x    1372
 
-One ``update`` costs 0.2-0.3 us on a float and about 2 us on a CPU tensor (mostly its
+One ``update`` costs 0.2-0.4 us on a float and about 1.6 us on a CPU tensor (mostly its
 ``.item()``, which every loop that logs its loss pays anyway); the diagnoses, about a
-millisecond each, dominate the first few thousand steps (4-8 us a step amortised) and fade
-as the history thins (0.4 us a step over a million steps, with 1,372 losses kept). A
+millisecond each, dominate the first few thousand steps (5-7 us a step amortised) and fade
+as the history thins (0.7 us a step over a million steps, with 1,372 losses kept). A
 training step of a small model takes hundreds of microseconds or more.
 """
 
