@@ -211,3 +211,16 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     assert len(done) == 300 and {r.status for r in done} == {"done"}
     assert sorted(r.output["i"] for r in done) == sorted(list(range(150)) * 2)
     assert all(s.status == "done" for r in done for s in st.shards(r.id))
+
+
+def test_a_summary_sweep_is_kept_at_half_the_bytes_and_read_back_exactly(tmp_path):
+    sw = lrlab.sweep("rosenbrock", lrs=lrlab.lr_grid(1e-6, 2e-3, 2000), steps=60, record="summary")
+    st = store.open(tmp_path / "r.db")
+    (shard,) = st.shards(st.save(sw))
+    lanes, _ = codec.lanes_from_bytes(shard.data)
+    for name in ("losses", "grad_norms", "paths", "final", "best", "bad_loss"):
+        got, want = getattr(lanes, name), getattr(sw._lanes, name)
+        assert got.dtype == want.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+    curves = sw._lanes.losses.nbytes + sw._lanes.grad_norms.nbytes + sw._lanes.paths.nbytes
+    assert len(shard.data) < sw._lanes.params.nbytes + curves * 0.6  # float32 on disk

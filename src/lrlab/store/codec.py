@@ -36,6 +36,19 @@ class Entry:
     device: str = "cpu"
 
 
+#: Marks an array stored as float32 that is float64 in memory.
+_NARROW = "__f32__"
+
+
+def _narrowed(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as float32 when that loses nothing (a summary's curves are float32 values held
+    in float64), else None."""
+    if a.dtype != np.float64 or a.size < 1024:
+        return None
+    b = a.astype(np.float32)
+    return b if np.array_equal(b, a, equal_nan=True) else None
+
+
 def lanes_to_bytes(lanes: Any, lrs: np.ndarray) -> bytes:
     """A shard's raw lanes (the engine's arrays) and learning rates as one ``.npz`` blob.
 
@@ -50,7 +63,12 @@ def lanes_to_bytes(lanes: Any, lrs: np.ndarray) -> bytes:
         value = getattr(lanes, f.name)
         if value is None:
             continue
-        arrays[f.name] = np.ascontiguousarray(value)
+        value = np.ascontiguousarray(value)
+        narrow = _narrowed(value)
+        if narrow is not None:  # kept at half the bytes, read back bit for bit
+            arrays[_NARROW + f.name] = narrow
+        else:
+            arrays[f.name] = value
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
@@ -59,7 +77,10 @@ def lanes_to_bytes(lanes: Any, lrs: np.ndarray) -> bytes:
 def lanes_from_bytes(blob: bytes) -> tuple[Any, np.ndarray]:
     """The engine's lanes and learning rates from :func:`lanes_to_bytes`' blob."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+        arrays = {
+            k.removeprefix(_NARROW): z[k].astype(np.float64) if k.startswith(_NARROW) else z[k]
+            for k in z.files
+        }
     lrs = arrays.pop("__lrs")
     kwargs = {}
     for f in dataclasses.fields(descent._Lanes):
