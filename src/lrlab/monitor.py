@@ -491,8 +491,10 @@ def view(losses: Any) -> np.ndarray:
 
 
 def _judge(values: np.ndarray, floor: float | None, lr: float | None) -> Diagnosis:
-    """The diagnosis of a live curve: that of its :func:`view`."""
-    return diagnose(view(values), floor, lr=lr)
+    """The diagnosis of a live curve: that of its :func:`view`; a curve with a non-finite
+    loss needs no smoothing to be read, and its evidence then names the step itself."""
+    finite = np.isfinite(values).all()
+    return diagnose(view(values) if finite else values, floor, lr=lr)
 
 
 def _scalar(loss: Any) -> Any:
