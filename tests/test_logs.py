@@ -333,6 +333,8 @@ def test_lightning_csvlogger_file_and_version_directory(tmp_path):
         assert log.column == "train_loss_step"
         assert log.steps.tolist() == [s for s, _ in train]
         assert log.values.tolist() == pytest.approx([v for _, v in train])
+    with pytest.raises(ValueError, match="Lightning logs with 1 run.*lightning_logs/version_0"):
+        read_log(version_dir.parent)
     val_log = read_log(version_dir, column="val_loss")
     assert val_log.steps.tolist() == [s for s, _ in val]
     assert val_log.values.tolist() == pytest.approx([v for _, v in val])

@@ -208,17 +208,21 @@ def _read_dir(p: Path, name: str, column: str | None, *, live: bool) -> LossLog:
         return _read(p / _LIGHTNING_CSV, f"{name}/{_LIGHTNING_CSV}", column, live=live)
     if (p / _MLFLOW_METRICS).is_dir() and (p / _MLFLOW_META).is_file():
         return _read_mlflow(p / _MLFLOW_METRICS, name, column, live=live)
-    runs = sorted(
-        d.name
-        for d in p.iterdir()
-        if (d / _MLFLOW_METRICS).is_dir() and (d / _MLFLOW_META).is_file()
-    )
-    if runs:
-        shown = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
-        raise ValueError(
-            f"{name}: an MLflow experiment with {len(runs)} run(s) ({shown}); "
-            f"point at one run's directory, e.g. {name}/{runs[0]}"
-        )
+    subdirs = sorted((d for d in p.iterdir() if d.is_dir()), key=lambda d: d.name)
+    for what, marks in (
+        (
+            "an MLflow experiment",
+            lambda d: (d / _MLFLOW_METRICS).is_dir() and (d / _MLFLOW_META).is_file(),
+        ),
+        ("Lightning logs", lambda d: (d / _LIGHTNING_CSV).is_file()),
+    ):
+        runs = [d.name for d in subdirs if marks(d)]
+        if runs:
+            shown = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
+            raise ValueError(
+                f"{name}: {what} with {len(runs)} run(s) ({shown}); "
+                f"point at one run's directory, e.g. {name}/{runs[-1]}"
+            )
     return _read_tensorboard(p, name, column, live=live)
 
 
