@@ -630,6 +630,14 @@ def _bad_cases():
         "unknown-device": ({"device": "no-such-device"}, ValueError, "device"),
         "not-a-module": ({"model": lambda x: x}, TypeError, "model"),
         "not-an-optimizer": ({"optimizer": object()}, TypeError, "optimizer"),
+        "pairs-without-loss-fn": ({"loss_fn": None}, TypeError, "loss_fn.*step_fn"),
+        "step-fn-not-callable": ({"step_fn": 3}, TypeError, "step_fn"),
+        "val-loader-not-a-loader": ({"val_loader": 3}, TypeError, "val_loader"),
+        "val-batches-alone": ({"val_batches": 2}, ValueError, "val_batches"),
+        "zero-val-batches": ({"val_loader": data(64), "val_batches": 0}, ValueError, "val_batches"),
+        "unknown-precision": ({"precision": "fp8"}, ValueError, "precision"),
+        "negative-clip": ({"max_grad_norm": -1.0}, ValueError, "max_grad_norm"),
+        "scaler-without-state": ({"scaler": object()}, TypeError, "scaler"),
     }
 
 
