@@ -23,12 +23,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# The browser tests drive Debian's chromium; install it when it is missing.
+# The browser tests drive Debian's chromium; install it when it is missing. They check the
+# page's accessibility with axe-core (npm, into the ignored node_modules; the page never loads it).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		export DEBIAN_FRONTEND=noninteractive; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+	@[ -f node_modules/axe-core/axe.min.js ] || \
+		npm install --no-save --no-audit --no-fund --silent axe-core@4.14.1
 
 # The store's tests run on PostgreSQL too: Debian's server, installed when missing, its first
 # cluster started with pg_ctlcluster, and a role and database of their own for the tests.

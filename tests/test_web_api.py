@@ -3,11 +3,13 @@
 import concurrent.futures
 import json
 import math
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 import lrlab
@@ -35,9 +37,15 @@ def test_page_and_every_asset_are_served_locally(client):
     plotly = client.get("/static/vendor/plotly.min.js")
     assert plotly.headers["content-type"].startswith("text/javascript")
     assert b"plotly.js" in plotly.content[:200] and len(plotly.content) > 1_000_000
-    for asset in ("/static/app.js", "/static/style.css"):
-        text = client.get(asset).text
-        assert not re.search(r"https?://", text), f"{asset} refers to another host"
+    # The page's ES modules, each imported by path from the same origin, and its style.
+    static = Path(lrlab.__file__).parent / "web" / "static"
+    assets = [f"/static/{p.name}" for p in sorted(static.glob("*.js"))] + ["/static/style.css"]
+    for asset in assets:
+        r = client.get(asset)
+        assert r.status_code == 200, asset
+        assert not re.search(r"https?://", r.text), f"{asset} refers to another host"
+        for module in re.findall(r'from "([^"]+)"', r.text):
+            assert module.startswith("./") and (static / module[2:]).is_file(), (asset, module)
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
 
@@ -205,8 +213,11 @@ def test_serve_freezes_the_startup_heap_and_passes_its_settings(monkeypatch):
     seen = {}
     monkeypatch.setattr(gc, "freeze", lambda: seen.setdefault("frozen", True))
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.setdefault("threads", n))
     serve(port=8123, limits=Limits(steps=77))
     assert seen["frozen"] and seen["port"] == 8123 and seen["access_log"] is False
+    # Heavy work leaves a core to light requests (when there is more than one).
+    assert 1 <= seen["threads"] <= max(1, os.cpu_count() - 1)
     assert seen["app"].state.lab.limits.steps == 77
 
 
@@ -492,4 +503,6 @@ def test_diagnose_form_fields_are_validated(client):
 def test_the_package_ships_the_page():
     static = Path(lrlab.__file__).parent / "web" / "static"
     shipped = {p.name for p in static.iterdir()}
-    assert {"index.html", "app.js", "style.css", "favicon.svg"} <= shipped
+    assert {"index.html", "app.js", "api.js", "state.js", "style.css", "favicon.svg"} <= shipped
+    for view in ("explore", "compare", "sweep", "diagnose", "suggest"):
+        assert f"{view}.js" in shipped

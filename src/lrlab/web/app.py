@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -249,6 +251,9 @@ def serve(
         raise ValueError(f"port={port!r} is invalid: expected an integer from 1 to 65535")
     hosts = None if host in ("0.0.0.0", "::", "") else tuple(dict.fromkeys((*LOOPBACK, host)))
     app = create_app(limits=limits, allowed_hosts=hosts)
+    # Heavy work's matrix products would take every core, and light requests (and the event
+    # loop) would wait for them: one core is left to the light lane.
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
     # What is loaded by now (torch, numpy, the app) lives as long as the server: frozen, it is
     # left out of the garbage collector's full passes, each of which would otherwise hold up
     # every request for a tenth of a second.
