@@ -258,14 +258,9 @@ def _answer(f: Objective) -> Callable:
 
 
 def _sweep_floor(f: Objective, runs: list[descent.Run]) -> float | None:
-    """The floor :func:`lrlab.sweep` gives a sweep of these runs alone (its lanes are shared
-    with other requests' here): the best final cost, never below the known minimum."""
-    finals = np.array([r.final_loss for r in runs], dtype=float)
-    finite = finals[np.isfinite(finals)]
-    floor = float(finite.min()) if finite.size else None
-    if f.minimum is not None:
-        floor = f.minimum if floor is None else max(floor, f.minimum)
-    return floor
+    """The floor :func:`lrlab.sweep` gives a sweep of these runs alone (their lanes are shared
+    with other requests' here), by the library's one rule for it."""
+    return descent._floor(np.array([r.final_loss for r in runs], dtype=float), f.minimum)
 
 
 async def _lanes(lab: Lab, f: Objective, steps: int, start, ask: _Lanes) -> Response:
