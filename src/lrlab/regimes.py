@@ -7,9 +7,13 @@ A run of gradient descent falls in one of five regimes (``REGIMES``):
 * ``too_high``: the cost stalls clearly above the best reachable cost (by more than the
   tolerance plus the error of its own noisy level) while bouncing (noise or a 2-cycle large
   against the gap), or creeps down only because its steps overshoot;
-* ``good``: the cost gets within ``TOL`` (2 %) of the initial gap of the best reachable cost;
-* ``too_low``: the cost is still falling steadily at the end of the budget, far from the best;
-* ``stuck``: the cost has converged (flat tail, tiny gradient when known) to a worse level.
+* ``good``: the cost gets within ``TOL`` (2 %) of the initial gap of the best reachable cost
+  *and has flattened out*: a run sitting on a floor it is still falling through (the best
+  lane of a sweep whose lanes all crawl) has not converged;
+* ``too_low``: the cost is still falling steadily at the end of the budget, whatever the
+  other runs of its sweep did;
+* ``stuck``: the run has stopped descending (at its pace, neither the extrapolation nor its
+  final gradient would take it down by the tolerance in another budget) at a worse level.
 
 Every judgement is made on *gaps* ``cost - floor`` scaled by the initial gap, so the sign and
 the scale of the costs do not matter, and trends are judged on *windows* of the curve (a tenth
@@ -23,6 +27,11 @@ the diagnosis sharp. Without it the remaining gap is projected from the last thr
 add two pieces of evidence: a tiny final gradient (a stationary point) and the *descent
 efficiency* ``q = (C[t] - C[t+1]) / (|g[t]| * |step[t]|)``, which is ``1 - alpha*L/2`` on a
 quadratic: near 1 for cautious steps, near 0 (or below) for steps that overshoot the valley.
+
+With momentum or an adaptive rule (``optimizer=``) the cost overshoots and rings on its way
+down: a run whose swings shrink is not diverging, and the advice speaks of that rule's
+stability limit (``(2 + 2*beta)/L`` for heavy-ball momentum) or, for Adam and its kin, of
+the curve alone. Every threshold lives in ``RULES`` with its reason.
 
 Example:
     >>> import numpy as np
@@ -106,6 +115,11 @@ class Rules:
     late_progress: float = 0.1
     #: ... as is one whose projected end is below this fraction of its current gap.
     projected_half: float = 0.5
+    #: a run that, at its last window's rate or at its final gradient, would fall by more
+    #: than the tolerance within this many more budgets has not stopped descending: it is
+    #: not ``stuck``, and not ``good`` on a floor it would fall through. One budget: what
+    #: the user would try next.
+    horizon: float = 1.0
     #: the last window's gradient above this fraction of the one at 40 %: the gradient has
     #: stopped shrinking.
     stalled_gradient: float = 0.5
@@ -489,6 +503,7 @@ class _Shape:
     se: float  # the error of a window level
     mid_drop: float  # lev[0] - lev[1]
     late_drop: float  # lev[1] - lev[2]
+    last_drop: float  # the drop from the second-last window to the last one
     smooth: bool  # the tail falls monotonically without jitter
     end: float  # the level the run ended at
     end_median: float  # the median of the last window
@@ -533,6 +548,7 @@ def _read_shape(v: np.ndarray) -> _Shape:
         se=se,
         mid_drop=lev[0] - lev[1],
         late_drop=lev[1] - lev[2],
+        last_drop=_median(v[max(0, n - 2 * w) : n - w]) - lev[2] if n >= 2 * w else 0.0,
         smooth=smooth,
         end=float(v[-1]) if smooth or n < 5 else _mean(v[n - w :]),
         end_median=_median(v[n - w :]),
@@ -600,6 +616,29 @@ class _Judge:
         level = np.maximum(np.abs(self.v[t0:m]), scale)
         ok = np.isfinite(q) & (denom[t0:] > 1e-6 * level)
         return _median(q[ok]) if np.count_nonzero(ok) >= 3 else None
+
+    def _gradient_fall(self) -> float | None:
+        """How much the cost would still fall in another budget at the final gradient.
+
+        A small step along the gradient lowers the cost by ``lr * |g|**2`` (``lr/(1 - beta)``
+        once heavy-ball momentum has built up), with the gradient shrinking at the rate it
+        shrank over the last window, so a smooth tail whose final gradient would still
+        remove more than the tolerance is descending, however flat its cost looks (a slow
+        direction). None when that does not apply: no gradients or no ``lr``, an adaptive
+        rule, or a noisy tail whose (batch) gradients never vanish.
+        """
+        if self.g is None or self.lr is None or self.opt.adaptive or not self.shape.smooth:
+            return None
+        g, w = self.g, self.shape.w
+        if len(g) < 2 * w or w < 2 or not np.all(np.isfinite(g[-2 * w :])):
+            return None
+        before, last = _median(g[-2 * w : -w]), _median(g[-w:])
+        steps = self.n * RULES.horizon
+        if 0 < last < before:  # geometric decay by rho per step: sum of rho**(2k)
+            rho2 = (last / before) ** (2 / w)
+            steps = min(steps, (1 - rho2**steps) / (1 - rho2))
+        lr = self.lr / (1 - self.opt.momentum) if self.opt.momentum < 1 else self.lr
+        return float(lr * last**2 * steps)
 
     def _grad_trend(self) -> float | None:
         """Gradient norm in the last window over that in the window ending at 40 %."""
@@ -779,21 +818,47 @@ class _Judge:
         self.ev["tail_noise"] = noise if r > 0 else None
         # "clearly above the floor": beyond the tolerance by more than the level's own error
         slack = _ratio(2 * self.shape.se_end, gap0)
-        if r <= RULES.tol + slack:
-            conf = 0.95 if r <= RULES.tol / 4 else 0.8 if r <= RULES.tol else 0.6
-            words = (
-                f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
-                f"{floor:.4g}: it reached the minimum within the budget."
-            )
-            return self._advise("good", conf, words)
         remaining = self._projected_remaining(gap0)
         r_limit = _ratio(self.shape.lev[2] - remaining - floor, gap0)
         self.ev["projected_gap"] = max(r_limit, 0.0) if math.isfinite(r_limit) else 0.0
         late = _ratio(self.shape.late_drop, max(self.shape.lev[1] - floor, 0.0))
         self.ev["late_progress"] = late
-        descending = remaining > 0 and (
-            r_limit <= RULES.projected_half * r or late > RULES.late_progress
+        stationary = self.grad_ratio is not None and self.grad_ratio < RULES.stationary
+        # Still descending: at its pace the run would fall by more than the tolerance (by
+        # the extrapolation, or at its last window's rate within another budget), or
+        # halve its gap, or it removed a real part of its gap over the last 30 %. A
+        # stationary point (a tiny gradient) has stopped, whatever the curve suggests.
+        steady = self.shape.last_drop / self.shape.w * self.n * RULES.horizon
+        pull = self._gradient_fall()
+        self.ev["gradient_fall"] = None if pull is None else _ratio(pull, gap0)
+        descending = not stationary and (
+            (
+                remaining > 0
+                and (
+                    max(remaining, steady) > RULES.tol * gap0
+                    or r_limit <= RULES.projected_half * r
+                    or late > RULES.late_progress
+                )
+            )
+            or (pull is not None and pull > RULES.tol * gap0)
         )
+        if r <= RULES.tol + slack:
+            if descending and late > RULES.late_progress and r_limit < -RULES.tol:
+                # at the floor but falling through it at a steady pace: the floor (the best
+                # lane of a sweep) is where the fastest run got to, not the minimum
+                words = (
+                    f"The cost reached the floor {floor:.4g} but is still falling steadily "
+                    f"(the last 30% of the run removed {_pct(min(late, 1.0))} of its gap "
+                    "to the floor): the floor is not the minimum, and the budget ran out "
+                    "before the run converged."
+                )
+                return self._advise("too_low", 0.75, words, factor=3.0, smaller=False)
+            conf = 0.95 if r <= RULES.tol / 4 else 0.8 if r <= RULES.tol else 0.6
+            words = (
+                f"The cost ended {_pct(max(r, 0.0))} of the initial gap above the floor "
+                f"{floor:.4g} and has flattened out: it reached the minimum within the budget."
+            )
+            return self._advise("good", conf, words)
         # overshoot shows as efficiency near 0 on a smooth, monotone tail (a valley crossed on
         # every step); a tail that goes up and down (edge of stability) is judged by its windows
         overshoot = q is not None and q < RULES.overshoot_efficiency and self.shape.tail_up < 0.05
@@ -835,12 +900,11 @@ class _Judge:
             return self._advise("too_high", conf, words, factor=1 / 3, smaller=True)
         grad_words = ""
         conf = 0.75
-        if self.grad_ratio is not None:
-            if self.grad_ratio < RULES.stationary:
-                grad_words = f" and a gradient norm {self.grad_ratio:.2g} of its largest"
-                conf = 0.9
-            else:
-                conf = 0.6
+        if stationary:
+            grad_words = f" and a gradient norm {self.grad_ratio:.2g} of its largest"
+            conf = 0.9
+        elif self.grad_ratio is not None:
+            conf = 0.6
         words = (
             f"The cost converged {gap_words}, with a flat tail{grad_words}: the run is stuck "
             "at a worse stationary point (a local minimum or a saddle)."
