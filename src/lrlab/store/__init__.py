@@ -123,7 +123,8 @@ class Record:
         steps: steps per run asked for; steps_done: how many the record holds.
         lanes: how many learning rates (lanes) it ran.
         created: when it was made (UTC).
-        params: what was asked: enough to run it again or to resume it.
+        params: what was asked: enough to run it again or to resume it (None in
+            :meth:`Store.list`, which leaves them out).
         environment: lrlab, torch and Python versions, the device, the host.
         output: what the command printed as JSON (None while running).
 
@@ -142,7 +143,7 @@ class Record:
     steps_done: int | None
     lanes: int | None
     created: datetime
-    params: dict = field(repr=False)
+    params: dict | None = field(repr=False)
     environment: dict = field(repr=False)
     output: dict | None = field(repr=False)
     host: str | None = field(default=None, repr=False)
@@ -461,7 +462,7 @@ class Store:
             steps_done=row.steps_done,
             lanes=row.lanes,
             created=datetime.fromtimestamp(row.created, UTC),
-            params=row.params,
+            params=getattr(row, "params", None),
             environment=row.environment,
             output=row.output,
             host=row.host,
@@ -469,13 +470,16 @@ class Store:
         )
 
     def list(self, *, kind: str | None = None, limit: int | None = None) -> list[Record]:
-        """Records, newest first (``kind`` filters; ``limit`` caps the count).
+        """Records, newest first (``kind`` filters; ``limit`` caps the count); their
+        ``params`` are left out (None): :meth:`get` reads them.
 
         Example:
             >>> open("sqlite://").list(kind="sweep")
             []
         """
-        q = sa.select(records).order_by(records.c.created.desc(), records.c.id)
+        # Without params: a sweep's can hold 100,000 learning rates; get(id) has them.
+        listed = [c for c in records.c if c.name != "params"]
+        q = sa.select(*listed).order_by(records.c.created.desc(), records.c.id)
         if kind is not None:
             q = q.where(records.c.kind == kind)
         if limit is not None:

@@ -45,7 +45,8 @@ def _narrowed(a: np.ndarray) -> np.ndarray | None:
     in float64), else None."""
     if a.dtype != np.float64 or a.size < 1024:
         return None
-    b = a.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32's range: kept as float64
+        b = a.astype(np.float32)
     return b if np.array_equal(b, a, equal_nan=True) else None
 
 
