@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from . import _checks
+from . import fused as _fused
 from . import optim as _optim
 from ._format import json_list, json_safe
 from .objectives import Objective
@@ -596,6 +597,8 @@ def _engine(
     check_every = _check_interval(f.device)
     report_every = max(1, steps // 200)
     thinned_or_rule = "paths" in hist
+    # Analytic objectives in big sweeps: cost, gradient and norm in one compiled kernel.
+    fused = _fused.fused_step(f) if _fused.wanted(f, K, steps) else None
 
     # The data continue where the state left them: the same stream, advanced.
     if state is not None:
@@ -657,13 +660,18 @@ def _engine(
                     if interrupts.pending:
                         raise KeyboardInterrupt
             t = s.step
-            L, G = f.value_and_grad(s.params, next(stream))
-            # The update works in place: what is kept of this step must not be a view of W.
-            if _shares(L, s.params):
-                L = L.clone()
-            if _shares(G, s.params):
-                G = G.clone()
-            gn = torch.linalg.vector_norm(G, dim=1)
+            batch = next(stream)
+            computed = None if fused is None else fused(s.params)
+            if computed is not None:
+                L, G, gn = computed
+            else:
+                L, G = f.value_and_grad(s.params, batch)
+                # The update works in place: what is kept of this step must not be a view of W.
+                if _shares(L, s.params):
+                    L = L.clone()
+                if _shares(G, s.params):
+                    G = G.clone()
+                gn = torch.linalg.vector_norm(G, dim=1)
             torch.fmin(s.best, L, out=s.best)
             row = row_of.get(t)
             if row is not None:
