@@ -11,12 +11,43 @@ Run::
 
     python benchmarks/web.py                 # 20 clients, 400 requests, himmelblau
     python benchmarks/web.py --no-batching   # each request computed on its own
+    python benchmarks/web.py --mixed         # light requests while heavy ones run
+    python benchmarks/web.py --profile       # where a batch's time goes (cProfile, in-process)
+    git archive <commit> src | tar -x -C /tmp/old
+    python benchmarks/web.py --baseline /tmp/old/src   # another version, back to back, ratio
 
-Target: p95 server-side latency under 100 ms with 20 concurrent clients, and no errors.
+Target: p95 server-side latency under 100 ms with 20 concurrent clients, and no errors. Mixed
+(``--mixed``): light requests (the catalogue, a 300-step run on a 2-D function) answered
+within a second while clients keep the heavy lane busy with digits-mlp sweeps.
 
-Latest numbers (2 CPU cores shared with other work; torch 2.13 CPU; himmelblau, 5 learning
-rates x 300 steps per request, 400 requests). The machine's speed varies by up to 2x with the
-other work on it, so each line was measured back to back with the previous version of the lab
+Split into light and heavy lanes (the current lab), measured on 2 cores shared with about
+eight other busy engineers' work (load average 11 to 17, so every absolute number here is
+several times what a quiet machine gives; ratios were measured back to back in one run,
+against the lab before the split, ``--baseline`` from the commit before it):
+
+=======================================  ===============  ===============  ==========
+case                                     this lab p95     before p95       ratio
+=======================================  ===============  ===============  ==========
+20 clients, batched, 200 requests        4142 ms          1728 ms          0.42x
+the same, 100 requests, a second run     1827 ms          1655 ms          0.91x
+mixed: light p95 while heavy runs        2507 ms          5932 ms          2.37x
+=======================================  ===============  ===============  ==========
+
+With this much load the batched case varies by 2x between runs of the same code (the same lab
+measured against itself with and without the torch thread change gave 1850 vs 2052 ms, 1.11x),
+so the first pair says little; the second (0.91x) matches the library's own sweep and
+diagnosis of these runs, measured in-process on the two source trees: 0.48 s now against
+0.42 s before (the engine gained optimizers and record modes). The mixed case is the point
+of the split: light requests no longer queue behind heavy work (2.4x lower p95), at the price
+of heavy throughput (2 digits-mlp sweeps answered meanwhile instead of 15: one heavy thread
+with one torch thread, so that one core stays with the light lane). The 100 ms target was not met here and could not be checked
+on a quiet machine. Profile of one batch (``--profile``): the sweep is about 62% (autograd's
+backward alone 17%, the himmelblau cost 13%), diagnosis and JSON the rest; the sweep engine
+belongs to :mod:`lrlab.descent`, whose per-step overhead is what remains to cut.
+
+Numbers of the lab before the split, on a quieter day (2 CPU cores shared with other work;
+torch 2.13 CPU; himmelblau, 5 learning rates x 300 steps per request, 400 requests). The
+machine's speed varies by up to 2x with the other work on it, so each line was measured back to back with the previous version of the lab
 (in brackets), twice; the table shows the first pair:
 
 =========================  ==============  ==============  ==============  ===========  ======
@@ -159,6 +190,85 @@ async def measure(base: str, args) -> dict:
     }
 
 
+async def mixed(base: str, args) -> dict:
+    """Light requests (the catalogue, one run on a 2-D function) while heavy ones run.
+
+    ``args.heavy`` clients keep the heavy lane busy with dataset sweeps back to back; five
+    light clients measure, sequentially, until ``args.requests`` light answers have come.
+    """
+    async with httpx.AsyncClient(timeout=120.0) as client:
+        heavy_body = {"objective": "digits-mlp", "num": 8, "steps": 50}
+        light_bodies = [
+            ("GET", "/api/catalogue", None),
+            ("POST", "/api/run", {"objective": args.objective, "lr": 1e-3, "steps": 300}),
+        ]
+        done = asyncio.Event()
+        heavy_answers, heavy_errors, light_ms, light_errors = [], [], [], []
+
+        async def heavy() -> None:
+            while not done.is_set():
+                r = await client.post(base + "/api/sweep", json=heavy_body)
+                (heavy_answers if r.status_code == 200 else heavy_errors).append(r.status_code)
+
+        remaining = iter(range(args.requests))
+
+        async def light() -> None:
+            for i in remaining:
+                method, path, body = light_bodies[i % 2]
+                t0 = time.perf_counter()
+                r = await client.request(method, base + path, json=body)
+                light_ms.append((time.perf_counter() - t0) * 1e3)
+                if r.status_code != 200:
+                    light_errors.append(r.status_code)
+
+        heavies = [asyncio.ensure_future(heavy()) for _ in range(args.heavy)]
+        await asyncio.sleep(1.0)  # let the heavy work start first
+        t0 = time.perf_counter()
+        await asyncio.gather(*(light() for _ in range(5)))
+        wall = time.perf_counter() - t0
+        done.set()
+        await asyncio.gather(*heavies, return_exceptions=True)
+    return {
+        "light_p50": percentile(light_ms, 50),
+        "light_p95": percentile(light_ms, 95),
+        "light_max": max(light_ms),
+        "light_errors": len(light_errors),
+        "heavy_done": len(heavy_answers),
+        "heavy_refused": heavy_errors,
+        "wall": wall,
+    }
+
+
+def profile(args) -> None:
+    """Where a batch's time goes, in-process: the sweep, the diagnoses, the JSON."""
+    import cProfile
+    import pstats
+    import random
+
+    from lrlab.objectives import objective
+    from lrlab.web.routes import _answer, _Lanes, _sweep_all, run_dict
+
+    f = objective(args.objective)
+    rng = random.Random(0)
+    asks = [
+        _Lanes(
+            tuple(sorted(0.004 * 10 ** rng.uniform(-4, 0) for _ in range(args.lanes))),
+            "sweep",
+            lambda f, runs: {"runs": [run_dict(r) for r in runs]},
+        )
+        for _ in range(args.clients // 2)
+    ]
+    compute, answer = _sweep_all(f, args.steps, None, True), _answer(f)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(10):
+        shared = compute(asks, lambda *_: None)
+        for a in asks:
+            answer(shared, a)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objective", default="himmelblau")
@@ -173,33 +283,88 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="compute every request on its own (no shared sweeps)",
     )
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="p95 of light requests (catalogue, a 2-D run) while heavy dataset sweeps run",
+    )
+    parser.add_argument("--heavy", type=int, default=2, help="heavy clients in --mixed")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile batches in-process (cProfile) and exit"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also measure the lab of another source tree (e.g. an older commit's src/, from "
+        "git archive), back to back, and print the ratio",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        profile(args)
+        return 0
 
+    rows = [("this lab", None)]
+    if args.baseline:
+        rows.append(("baseline", args.baseline))
+    results = [(label, run_server(args, src)) for label, src in rows]
+    code = 0
+    for label, r in results:
+        code |= report(args, label, r)
+    if len(results) == 2:  # measured back to back: the machine's load mostly cancels out
+        key = "light_p95" if args.mixed else "server_p95"
+        ratio = results[1][1][key] / results[0][1][key]
+        print(f"baseline / this lab, {key}: {ratio:.2f}x")
+    return code
+
+
+def run_server(args, src: str | None) -> dict:
+    """Start a server (from ``src``, a source tree, when given) and measure it."""
     port = free_port()
     mode = ["unbatched", str(args.lanes)] if args.no_batching else ["batched", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if src:
+        env["PYTHONPATH"] = src
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), *mode], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(wait_until_up(base, proc))
-        result = asyncio.run(measure(base, args))
+        return asyncio.run(mixed(base, args) if args.mixed else measure(base, args))
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    label = "no batching" if args.no_batching else "batched"
+
+
+def report(args, label: str, m: dict) -> int:
+    if args.mixed:
+        print(
+            f"{label}, mixed: {args.requests} light requests (catalogue / run of {args.steps} "
+            f"steps on {args.objective}) from 5 clients while {args.heavy} clients ask for "
+            "digits-mlp sweeps"
+        )
+        print(
+            f"  light  p50 {m['light_p50']:7.1f} ms   p95 {m['light_p95']:7.1f} ms   "
+            f"max {m['light_max']:7.1f} ms   errors {m['light_errors']}"
+        )
+        print(
+            f"  heavy sweeps answered meanwhile: {m['heavy_done']}, refused: {m['heavy_refused']}"
+        )
+        ok = m["light_errors"] == 0 and m["light_p95"] < 1000.0
+        print("  target light p95 < 1 s while heavy work runs:", "met" if ok else "NOT met")
+        return 0 if m["light_errors"] == 0 else 1
+    mode = "no batching" if args.no_batching else "batched"
     print(
-        f"{label}: {args.clients} clients, {args.requests} requests of {args.lanes} learning "
-        f"rates x {args.steps} steps on {args.objective}"
+        f"{label}, {mode}: {args.clients} clients, {args.requests} requests of {args.lanes} "
+        f"learning rates x {args.steps} steps on {args.objective}"
     )
-    print(f"  server  p50 {result['server_p50']:7.1f} ms   p95 {result['server_p95']:7.1f} ms")
-    print(f"  client  p50 {result['client_p50']:7.1f} ms   p95 {result['client_p95']:7.1f} ms")
-    print(f"  {result['rps']:.1f} requests/s, {result['errors']} errors {result['first_error']}")
-    ok = result["errors"] == 0 and result["server_p95"] < 100.0
+    print(f"  server  p50 {m['server_p50']:7.1f} ms   p95 {m['server_p95']:7.1f} ms")
+    print(f"  client  p50 {m['client_p50']:7.1f} ms   p95 {m['client_p95']:7.1f} ms")
+    print(f"  {m['rps']:.1f} requests/s, {m['errors']} errors {m['first_error']}")
+    ok = m["errors"] == 0 and m["server_p95"] < 100.0
     print("  target p95 < 100 ms and no errors:", "met" if ok else "NOT met")
-    return 0 if result["errors"] == 0 else 1
+    return 0 if m["errors"] == 0 else 1
 
 
 if __name__ == "__main__":

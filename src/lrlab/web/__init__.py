@@ -4,6 +4,11 @@
 ``serve()`` runs it with uvicorn on the loopback interface. Every script and style the page
 uses is served by the application itself, so it works with no internet.
 
+Modules: :mod:`~lrlab.web.schemas` (limits, request and response bodies),
+:mod:`~lrlab.web.routes` (what each endpoint computes, through the library),
+:mod:`~lrlab.web.scheduler` (light and heavy lanes, bounded queues, deadlines, batching),
+:mod:`~lrlab.web.app` (the application); ``static/`` holds the page, ES modules with no build.
+
 Example:
     >>> from lrlab.web import create_app
     >>> app = create_app()
