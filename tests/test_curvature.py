@@ -10,6 +10,7 @@ import torch
 from torch.autograd.functional import hessian
 
 import lrlab
+from lrlab import datasets
 from lrlab.analytic import entries, get
 from lrlab.curvature import _lanczos, hessian_eigenvalues, sharpness
 
@@ -196,8 +197,6 @@ def test_descend_tracks_sharpness_every_k_steps():
 
 def _digits_mse_network(seed: int):
     """A 64-32-10 tanh network fitting one-hot digits by mean squared error, full batch."""
-    from lrlab import datasets
-
     _, _, (X, y), _ = datasets.build("digits-mlp")
     X, Y = X[:500], torch.nn.functional.one_hot(y[:500], 10).float()
     torch.manual_seed(seed)
