@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from . import _checks, descent, optim
+from . import shards as ray_shards
 from . import store as _store
 from .objectives import Objective, from_factory, is_factory_path
 from .objectives import objective as make_objective
@@ -110,6 +111,12 @@ class Plan:
     def values(self) -> int:
         """Lanes per learning rate (the swept hyperparameter's values, else 1)."""
         return len(optim.get(self.optimizer).values) or 1
+
+    def build(self) -> Objective:
+        """The objective, rebuilt from its spec (on a worker)."""
+        if self.spec is None:
+            _checks.fail("objective", self.name, "a model made in Python has no spec to rebuild")
+        return rebuild(self.spec)
 
     def to_params(self) -> dict:
         return {
@@ -292,7 +299,6 @@ def _run(
 ) -> descent.Sweep:
     """Run the shards in ``todo`` (index -> checkpoint or None) and merge them with ``done``."""
     if backend == "ray":
-        from . import shards as ray_shards
 
         def landed(index: int, sw: descent.Sweep) -> None:
             _finish_shard(st, rid, plan, index, sw)
@@ -419,8 +425,6 @@ def recorded_sweep(
     st = None if store is None else _open(store)  # refused here, before any work, if unusable
     f, plan = _plan(f, lrs, steps, start, schedule, optimizer, record, keep_params)
     if backend == "ray":
-        from . import shards as ray_shards
-
         count = shards or ray_shards.default_count(address, gpus_per_shard)
     else:
         count = 1 if shards is None else _checks.int_in_range("shards", shards, 1, len(plan.lrs))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
+
 from . import descent
 from .objectives import Objective
 from .store import codec
@@ -54,14 +56,12 @@ def default_count(address: str | None, gpus_per_shard: float) -> int:
     return max(1, SHARDS_PER_WORKER * math.floor(workers))
 
 
-def _shard_task(spec_or_objective, plan, lo: int, hi: int, state: bytes | None, gpus: float):
-    """Runs on a worker: one shard, its lanes back as bytes (numpy, no pickle)."""
+def _shard_task(model, plan, lo: int, hi: int, state: bytes | None, gpus: float):
+    """Runs on a worker: one shard, its lanes back as bytes (numpy, no pickle). ``model`` is
+    the objective of a model made in Python (pickled), else None: the plan rebuilds it."""
     import ray
-    import torch
 
-    from .records import rebuild
-
-    f = rebuild(spec_or_objective) if isinstance(spec_or_objective, str) else spec_or_objective
+    f = plan.build() if model is None else model
     if gpus:
         f = f.to("cuda")
     # One torch thread per CPU Ray gave this task: tasks share the machine without fighting.
@@ -84,7 +84,7 @@ def run(
     ``on_done(index, sweep)`` as each one lands."""
     ray = connect(address)
     task = ray.remote(num_cpus=0 if gpus_per_shard else 1, num_gpus=gpus_per_shard)(_shard_task)
-    payload = ray.put(plan.spec if plan.spec is not None else f)
+    payload = ray.put(f if plan.spec is None else None)
     pending = {
         task.remote(payload, plan, lo, hi, state, gpus_per_shard): index
         for index, ((lo, hi), state) in todo.items()
