@@ -216,9 +216,15 @@ def torch_lr_finder(problem, make_opt, model0, train_data, val_data, seed, *, va
     return None if lr is None else float(lr)
 
 
+# A float32 cross-entropy below this is zero as far as its rounding can tell (full-batch runs
+# on wine fit every sample and reach exactly 0).
+_TINY = 1e-7
+
+
 def log_progress(f0: float, best: float, value: float) -> float:
     if not math.isfinite(value):
         return -math.inf
+    value, best = max(value, _TINY), max(best, _TINY)
     return (math.log(f0) - math.log(value)) / (math.log(f0) - math.log(best))
 
 
