@@ -61,6 +61,20 @@ other work at a load average of 15, torch 2.13, one thread)::
     lrlab at least matches tlrf (within 0.02 LP) on 7/9 problems
     lrlab+val at least matches tlrf+val (within 0.02 LP) on 4/9 problems
 
+    full batch (digits from the same run; wine from ``--problems wine-full``, 3 seeds)
+    problem              best a      lrlab  lrlab+val       tlrf   tlrf+val
+    -----------------------------------------------------------------------
+    digits-full/adam     0.0344       0.79       0.68       0.81       0.76
+                                     x0.32      x0.22      x0.35      x0.29
+    digits-full/adamw    0.0307       0.81       0.71       0.83       0.51
+                                     x0.36      x0.25      x0.39       x1.8
+    wine-full/adam        0.136       0.99       0.65       0.77       0.73
+                                     x0.34     x0.087      x0.12       x0.1
+    wine-full/adamw       0.171       0.95       0.64       0.76       0.71
+                                     x0.23     x0.065     x0.097     x0.082
+    wine-full/sgd-m0.9     1.07       0.83       0.55       0.65       0.62
+                                      x0.3     x0.082      x0.13      x0.12
+
 How to read it: ``lrlab`` (the ``min_div_3`` reading) is within 0.23 of the grid's best on
 every problem and never far off (suggestion / best between x0.14 and x1.5); torch-lr-finder's
 steepest point is right on some problems and 25-45 times too high on others, where the
