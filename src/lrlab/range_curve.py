@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
+from ._format import fmt
 
 __all__ = [
     "AUTO",
@@ -107,7 +108,7 @@ def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str) -> list[float
     ``end_lr`` exactly. Python floats keep every value reproducible from the formula.
 
     Example:
-        >>> [f"{lr:.3g}" for lr in ramp(1e-4, 1e-1, 4, "exp")]
+        >>> [fmt(lr) for lr in ramp(1e-4, 1e-1, 4, "exp")]
         ['0.0001', '0.001', '0.01', '0.1']
     """
     lrs = []
@@ -301,7 +302,7 @@ def read_curve(
     suggestions["min_div_3"] = float(lrs[max(i_min, lo)]) / _BELOW_MINIMUM
     if not stopped_early and i_min >= n - half - 1:
         notes.append(
-            f"the loss was still falling at the last learning rate ({lrs[n - 1]:.3g}): the "
+            f"the loss was still falling at the last learning rate ({fmt(lrs[n - 1])}): the "
             "minimum may lie beyond it, so raise end_lr for a sharper reading"
         )
     return reading()

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from . import _checks
+from ._format import fmt
 from .batches import batch_loss, batch_size, cycle, is_full_batch
 from .range_curve import METHODS, RULES, Ema, check_smoothing, ramp
 from .range_result import MAX_NUM_ITER, RangeTest
@@ -357,7 +358,7 @@ def range_test(
                             "loss_fn" if step_fn is None else "step_fn",
                             _Short(loss_fn if step_fn is None else step_fn),
                             f"the loss was not finite at the first step (loss={value} "
-                            f"at lr={lr:.3g}): check the data, the model's "
+                            f"at lr={fmt(lr)}): check the data, the model's "
                             "initialisation and the loss",
                         )
                     total, finite = value, False
@@ -390,7 +391,7 @@ def range_test(
                     skips_in_a_row += 1
                     if skips_in_a_row >= _MAX_SKIPS:
                         notes.append(
-                            f"{_MAX_SKIPS} steps in a row overflowed in fp16 at lr={lr:.3g}: "
+                            f"{_MAX_SKIPS} steps in a row overflowed in fp16 at lr={fmt(lr)}: "
                             "the gradients are not finite, so the test stopped there"
                         )
                         stopped = True
