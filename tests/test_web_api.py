@@ -160,6 +160,31 @@ def test_a_run_that_diverges_at_once_is_a_diverging_run(client):
     assert r.status_code == 200 and r.json()["regime"] == "diverging"
 
 
+def test_runs_with_an_optimizer_are_the_library_runs_with_that_rule(client):
+    # Concurrent requests with different rules never share a sweep: each is its own rule's.
+    bodies = [
+        ("sgd", 0.0, lrlab.optim.sgd()),
+        ("sgd", 0.9, lrlab.optim.sgd(momentum=0.9)),
+        ("adam", 0.0, lrlab.optim.adam()),
+    ]
+
+    def ask(item):
+        name, momentum, _ = item
+        body = {"objective": "booth", "lr": 0.02, "steps": 60}
+        body["optimizer"] = {"name": name, "momentum": momentum}
+        return client.post("/api/run", json=body).json()
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(ask, bodies))
+    for (_, _, rule), d in zip(bodies, answers, strict=True):
+        ref = lrlab.descend("booth", lr=0.02, steps=60, optimizer=rule).to_dict()
+        assert d["losses"] == ref["losses"] and d["regime"] == ref["regime"]
+    assert answers[0]["losses"] != answers[1]["losses"] != answers[2]["losses"]
+    bad = {"objective": "booth", "lr": 0.02, "optimizer": {"name": "adam", "momentum": 0.9}}
+    r = client.post("/api/run", json=bad)
+    assert r.status_code == 400 and "momentum" in r.json()["detail"]
+
+
 def test_compare_is_one_sweep_of_those_learning_rates(client):
     lrs = [1e-4, 1e-3, 1.9e-3]
     body = {"objective": "rosenbrock", "lrs": lrs, "steps": 150}

@@ -186,6 +186,29 @@ def test_type_an_expression_and_move_the_slider(page):
     assert page.get_attribute("#objective-text", "aria-invalid") == "true"
 
 
+def test_optimizer_picker_and_momentum_slider_change_the_path(page):
+    open_lab(page, "?objective=bowl&lr=0.01&steps=100")
+    plain = path_trace(page)
+    page.select_option("#optimizer", "adam")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('optimizer') === 'adam'")
+    settle(page)
+    adam = path_trace(page)
+    assert adam["x"] != plain["x"] and regime(page)
+    # Heavy-ball momentum, from the keyboard: SGD again, then the slider to its top.
+    page.select_option("#optimizer", "sgd")
+    page.focus("#momentum")
+    page.keyboard.press("End")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('momentum') === '0.99'")
+    settle(page)
+    assert page.text_content("#momentum-value") == "0.99"
+    page.wait_for_function(
+        "() => document.getElementById('plot-path').data.find((t) => t.name === 'path').x.length"
+        " === 101"
+    )
+    heavy = path_trace(page)
+    assert heavy["x"] != plain["x"] and heavy["x"] != adam["x"]
+
+
 def test_contour_click_sets_the_start_and_the_path_plays(page):
     open_lab(page, "?objective=himmelblau&lr=0.01&steps=40")
     assert page.is_visible("#plot-path .contour")

@@ -51,7 +51,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic_core import to_json
 
-from .. import curvature, datasets, descent, expr, logs, regimes
+from .. import curvature, datasets, descent, expr, logs, optim, regimes
 from .._format import json_list, json_safe
 from ..objectives import Objective, catalogue_table
 from ..objectives import objective as make_objective
@@ -69,6 +69,7 @@ from .schemas import (
     LossesRequest,
     ObjectiveOut,
     ObjectiveRequest,
+    OptimizerSpec,
     PicturesOut,
     PicturesRequest,
     RunOut,
@@ -239,10 +240,20 @@ class _Lanes:
     shape: Callable[[Objective, list[descent.Run]], dict]
 
 
-def _sweep_all(f: Objective, steps: int, start, keep: bool) -> Callable:
+def _rule(spec: OptimizerSpec | None) -> optim.Rule | None:
+    """The update rule a request names (None: plain gradient descent); bad values are a 400."""
+    if spec is None:
+        return None
+    options = {"name": spec.name}
+    if spec.momentum:
+        options["momentum"] = spec.momentum
+    return optim.get(options)
+
+
+def _sweep_all(f: Objective, steps: int, start, keep: bool, rule=None) -> Callable:
     def compute(asks: Sequence[_Lanes], check: Check) -> dict[float, descent.Run]:
         lrs = sorted({lr for a in asks for lr in a.lrs})
-        sw = descent.sweep(f, lrs, steps, start, keep_params=keep, progress=check)
+        sw = descent.sweep(f, lrs, steps, start, optimizer=rule, keep_params=keep, progress=check)
         return dict(zip(lrs, sw.runs, strict=True))
 
     return compute
@@ -263,12 +274,14 @@ def _sweep_floor(f: Objective, runs: list[descent.Run]) -> float | None:
     return descent._floor(np.array([r.final_loss for r in runs], dtype=float), f.minimum)
 
 
-async def _lanes(lab: Lab, f: Objective, steps: int, start, ask: _Lanes) -> Response:
+async def _lanes(lab: Lab, f: Objective, steps: int, start, ask: _Lanes, rule=None) -> Response:
     lab.check_work(f, len(ask.lrs), steps)
-    key = ("lanes", f.name, steps, tuple(start) if start else None)
+    # Lanes share a sweep only with lanes of the same rule: the key names everything but lrs.
+    rule_key = dumps(rule.to_dict()) if rule is not None else None
+    key = ("lanes", f.name, steps, tuple(start) if start else None, rule_key)
     keep = f.dim <= 16
     body = await lab.scheduler.batched(
-        key, len(ask.lrs), ask, _sweep_all(f, steps, start, keep), _answer(f)
+        key, len(ask.lrs), ask, _sweep_all(f, steps, start, keep, rule), _answer(f)
     )
     return _json(body)
 
@@ -391,11 +404,13 @@ def _pick(sw: descent.Sweep) -> dict[str, descent.Run]:
     }
 
 
-def _alone(lab: Lab, spec: str, lrs: list[float], steps: int, start, judged: str, check: Check):
+def _alone(lab: Lab, spec: str, lrs, steps: int, start, judged: str, rule, check: Check):
     """Runs of a dataset problem, on a model of their own: ``(objective, runs, floor, best)``."""
     f = lab.build(spec)
     lab.check_work(f, len(lrs), steps)
-    sw = descent.sweep(f, lrs, steps, start, keep_params=f.dim <= 16, progress=check)
+    sw = descent.sweep(
+        f, lrs, steps, start, optimizer=rule, keep_params=f.dim <= 16, progress=check
+    )
     if judged == "run":  # judged as descend() judges one run: against the known minimum
         return f, [replace(sw.runs[0], floor=f.minimum)], f.minimum, None
     return f, sw.runs, sw.floor, sw.best_lr
@@ -531,21 +546,23 @@ def router(lab: Lab) -> APIRouter:
     @api.post("/run", response_model=RunOut, tags=["runs"])
     async def run(req: RunRequest):
         """Gradient descent with one learning rate, diagnosed against the known minimum."""
+        rule = _rule(req.optimizer)
         if lab.is_dataset(req.objective):
             f, runs, _, _ = await scheduler.call(
-                HEAVY, _alone, lab, req.objective, [req.lr], req.steps, req.start, "run"
+                HEAVY, _alone, lab, req.objective, [req.lr], req.steps, req.start, "run", rule
             )
             return _json(dumps(run_dict(runs[0])))
         f = lab.analytic(req.objective)
         ask = _Lanes((req.lr,), "run", lambda f, runs: run_dict(runs[0]))
-        return await _lanes(lab, f, req.steps, req.start, ask)
+        return await _lanes(lab, f, req.steps, req.start, ask, rule)
 
     @api.post("/compare", response_model=CompareOut, tags=["runs"])
     async def compare(req: CompareRequest):
         """Several learning rates from the same start, computed as one batched sweep."""
+        rule = _rule(req.optimizer)
         if lab.is_dataset(req.objective):
             f, runs, floor, best_lr = await scheduler.call(
-                HEAVY, _alone, lab, req.objective, req.lrs, req.steps, req.start, "sweep"
+                HEAVY, _alone, lab, req.objective, req.lrs, req.steps, req.start, "sweep", rule
             )
             return _json(dumps(_compare_body(f, req.steps, runs, floor, best_lr)))
         f = lab.analytic(req.objective)
@@ -563,7 +580,8 @@ def router(lab: Lab) -> APIRouter:
             best = runs[int(np.argmin(np.where(np.isfinite(finals), finals, np.inf)))]
             return _compare_body(f, req.steps, runs, runs[0].floor, best.lr)
 
-        return await _lanes(lab, f, req.steps, req.start, _Lanes(tuple(req.lrs), "sweep", shape))
+        ask = _Lanes(tuple(req.lrs), "sweep", shape)
+        return await _lanes(lab, f, req.steps, req.start, ask, rule)
 
     @api.post("/pictures", response_model=PicturesOut, tags=["runs"])
     async def pictures(req: PicturesRequest):

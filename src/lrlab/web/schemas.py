@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -32,6 +32,7 @@ __all__ = [
     "Marks",
     "ObjectiveOut",
     "ObjectiveRequest",
+    "OptimizerSpec",
     "PictureOut",
     "PicturesOut",
     "PicturesRequest",
@@ -168,11 +169,22 @@ class ObjectiveRequest(_Body):
     ] = 90
 
 
+class OptimizerSpec(_Body):
+    """The update rule, as :func:`lrlab.optim.get` reads it (torch.optim's names and defaults)."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "sgd"
+    momentum: Annotated[
+        float,
+        Field(ge=0, lt=1, allow_inf_nan=False, description="Heavy-ball momentum (sgd, rmsprop)."),
+    ] = 0.0
+
+
 class RunRequest(_Body):
     objective: ObjectiveText
     lr: Rate
     steps: Steps = 200
     start: Point | None = None
+    optimizer: OptimizerSpec | None = None
 
 
 class CompareRequest(_Body):
@@ -187,6 +199,7 @@ class CompareRequest(_Body):
     ]
     steps: Steps = 200
     start: Point | None = None
+    optimizer: OptimizerSpec | None = None
 
 
 class PicturesRequest(_Body):

@@ -138,6 +138,13 @@ function bind() {
     writeURL();
     if (state.view === "explore") runSoon();
   });
+  $("optimizer").addEventListener("change", (e) => { state.optimizer = e.target.value; writeURL(); refreshView(); });
+  $("momentum").addEventListener("input", (e) => {
+    state.momentum = Number(e.target.value);
+    $("momentum-value").textContent = String(state.momentum);
+    writeURL();
+    refreshView();
+  });
   $("lr-value").addEventListener("change", (e) => {
     const v = parseNumber(e.target.value);
     if (!(v > 0)) { e.target.setAttribute("aria-invalid", "true"); complain("learning rate: give a number > 0"); return; }
@@ -193,6 +200,9 @@ async function init() {
   emptyPlots();
   setView(state.view);
   $("objective-text").value = state.objective;
+  $("optimizer").value = state.optimizer;
+  $("momentum").value = String(state.momentum);
+  $("momentum-value").textContent = String(state.momentum);
   try {
     const cat = await api("/api/catalogue");
     lab.limits = cat.limits || lab.limits;

@@ -4,7 +4,7 @@ import { setView } from "./app.js";
 import { $, badge, csv, download, el, finite, fmt, parseList, round3, runRows, slug } from "./dom.js";
 import { setLR } from "./explore.js";
 import { axisTitle, baseLayout, logScale, observe, pathTraces, png, surfaceLayout, surfaceTraces } from "./plots.js";
-import { CONFIG, DASHES, context, lab, regimeColor, regimeLabel, request, state, writeURL } from "./state.js";
+import { CONFIG, DASHES, context, lab, optimizer, regimeColor, regimeLabel, request, state, writeURL } from "./state.js";
 
 // ---------------------------------------------------------------------------------------
 // Compare: several learning rates, and the seed's pictures.
@@ -154,7 +154,7 @@ export async function runCompare() {
   const signal = fresh("compare");
   busy(+1);
   try {
-    const d = await api("/api/compare", request({ lrs }), signal);
+    const d = await api("/api/compare", request({ lrs, ...optimizer() }), signal);
     lab.lastCompare = { kind: "compare", data: d, key: context() };
     renderCompare(d);
   } catch (e) {

@@ -3,7 +3,7 @@ import { aborted, api, busy, complain, fresh } from "./api.js";
 import { $, badge, csv, debounce, download, fmt, runRows, slug } from "./dom.js";
 import { configureSlider } from "./objective.js";
 import { axisTitle, baseLayout, logScale, pathTraces, pathXY, surfaceLayout, surfaceTraces } from "./plots.js";
-import { CONFIG, context, lab, regimeColor, request, state, writeURL } from "./state.js";
+import { CONFIG, context, lab, optimizer, regimeColor, request, state, writeURL } from "./state.js";
 
 // ---------------------------------------------------------------------------------------
 // Explore: one learning rate, the path, the cost and the step lengths.
@@ -13,7 +13,7 @@ export async function runExplore() {
   const signal = fresh("run");
   busy(+1);
   try {
-    const run = await api("/api/run", request({ lr: state.lr }), signal);
+    const run = await api("/api/run", request({ lr: state.lr, ...optimizer() }), signal);
     lab.lastRun = run;
     lab.lastRun.key = context();
     stopAnimation();

@@ -16,7 +16,7 @@ export const CONFIG = {
 
 export const state = {
   view: "explore", objective: DEFAULT_OBJECTIVE, lr: null, steps: null, start: null,
-  lrs: null, lo: null, hi: null, num: null,
+  lrs: null, lo: null, hi: null, num: null, optimizer: "sgd", momentum: 0,
 };
 
 // What the page has loaded and drawn, shared by the views.
@@ -55,6 +55,9 @@ export function readURL() {
     const v = parseNumber(q.get(k) ?? "");
     if (v && v > 0) state[k] = v;
   }
+  if (["sgd", "adam", "adamw", "rmsprop", "adagrad"].includes(q.get("optimizer"))) state.optimizer = q.get("optimizer");
+  const m = parseNumber(q.get("momentum") ?? "");
+  if (m !== null && m >= 0 && m < 1) state.momentum = m;
 }
 
 export function writeURL() {
@@ -66,11 +69,21 @@ export function writeURL() {
   if (state.start) q.set("start", state.start.join(","));
   if (state.lrs) q.set("lrs", state.lrs.join(","));
   for (const k of ["lo", "hi", "num"]) if (state[k]) q.set(k, String(state[k]));
+  if (state.optimizer !== "sgd") q.set("optimizer", state.optimizer);
+  if (state.momentum) q.set("momentum", String(state.momentum));
   history.replaceState(null, "", `${location.pathname}?${q.toString()}`);
 }
 
 export function context() {
-  return JSON.stringify([state.objective, state.steps, state.start]);
+  return JSON.stringify([state.objective, state.steps, state.start, state.optimizer, state.momentum]);
+}
+
+// The update rule of runs and comparisons, as the API reads it (plain SGD is left out).
+export function optimizer() {
+  if (state.optimizer === "sgd" && !state.momentum) return {};
+  const rule = { name: state.optimizer };
+  if (state.momentum && (state.optimizer === "sgd" || state.optimizer === "rmsprop")) rule.momentum = state.momentum;
+  return { optimizer: rule };
 }
 
 export function request(extra = {}) {
