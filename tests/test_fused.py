@@ -2,6 +2,7 @@
 and (with a real compile, opt-in) that it gives the eager step's numbers."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +10,13 @@ import torch
 
 import lrlab
 from lrlab import fused
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(monkeypatch):
+    """Each test compiles (or fakes) its own steps: no compiled step from another test."""
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(fused, "_ready", set())
 
 
 @pytest.fixture
@@ -87,15 +95,13 @@ def test_failure_while_running_falls_back(monkeypatch):
     seen = []
 
     def flaky(values):
+        inner = eager_step(values)
+
         def step(W):
             seen.append(W.shape[0])
             if len(seen) > 3:
                 raise RuntimeError("fails on the fourth step")
-            with torch.enable_grad():
-                V = W.detach().requires_grad_(True)
-                L = values(V)
-                (G,) = torch.autograd.grad(L.sum(), V)
-            return L.detach(), G, torch.linalg.vector_norm(G, dim=1)
+            return inner(W)
 
         return step
 
@@ -136,3 +142,49 @@ def test_compiled_step_matches_eager(monkeypatch, optimizer):
     np.testing.assert_allclose(with_fused.final_losses, eager.final_losses, rtol=1e-9, atol=1e-14)
     for a, b in zip(with_fused.runs, eager.runs):
         np.testing.assert_allclose(a.losses, b.losses, rtol=1e-9, atol=1e-14)
+
+
+def eager_step(values):
+    def step(W):
+        with torch.enable_grad():
+            V = W.detach().requires_grad_(True)
+            L = values(V)
+            (G,) = torch.autograd.grad(L.sum(), V)
+        return L.detach(), G, torch.linalg.vector_norm(G, dim=1)
+
+    return step
+
+
+@pytest.mark.parametrize("slow_threads, expected", [(True, 1), (False, 2)])
+def test_thread_count_follows_calibration_and_is_restored(monkeypatch, slow_threads, expected):
+    """A step that runs slower on two threads (as on a shared machine) runs on one; the
+    sweep restores torch's count at its end."""
+    if not fused.compiler_available():
+        pytest.skip("no C++ compiler: nothing is ever fused")
+    before = torch.get_num_threads()
+    seen = []
+
+    def make(values):
+        inner = eager_step(values)
+
+        def step(W):
+            n = torch.get_num_threads()
+            seen.append(n)
+            if (n > 1) == slow_threads:
+                time.sleep(0.01)
+            return inner(W)
+
+        return step
+
+    monkeypatch.setattr(fused, "_make_step", make)
+    monkeypatch.setattr(fused, "MIN_ACTIVE_LANES", 1)
+    torch.set_num_threads(2)
+    try:
+        eager = sweep("off", monkeypatch)
+        calibrated = sweep("on", monkeypatch)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert set(seen[: 1 + 2 * fused.CALIBRATION_ROUNDS]) == {1, 2}  # compile, then both
+    assert set(seen[1 + 2 * fused.CALIBRATION_ROUNDS :]) == {expected}
+    np.testing.assert_allclose(calibrated.final_losses, eager.final_losses, rtol=1e-12)

@@ -649,7 +649,7 @@ def _engine(
         s.best, s.path = s.best[keep], s.path[keep]
 
     last_checkpoint = time.monotonic()
-    with _Interrupts(on_checkpoint is not None) as interrupts:
+    with _Interrupts(on_checkpoint is not None) as interrupts, _fused.scope(fused):
         while s.step < steps and (s.active is None or s.active.numel()):
             if on_checkpoint is not None:
                 now = time.monotonic()

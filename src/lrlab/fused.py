@@ -15,12 +15,18 @@ process compiles much faster. Any failure to compile or run falls back to the ea
 with one warning; results agree with the eager step to float rounding (the kernel may fuse a
 multiply-add), not bit for bit.
 
+Inside a sweep the step also picks its thread count: torch's, or one when one runs it
+faster (on a machine whose cores are shared, a parallel region waits at its barrier for
+threads the scheduler took away); torch's count is restored when the sweep ends.
+
 ``LRLAB_FUSED`` in the environment overrides the choice: ``off`` never fuses, ``on`` fuses
 every analytic sweep, ``auto`` (the default) follows :func:`wanted`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import shutil
 import threading
@@ -30,8 +36,9 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["MIN_ACTIVE_LANES", "MIN_LANE_STEPS", "FusedStep", "compiler_available", "wanted"]
-__all__ += ["fused_step", "last_compile_seconds"]
+__all__ = ["CALIBRATION_ROUNDS", "MIN_ACTIVE_LANES", "MIN_LANE_STEPS", "FusedStep"]
+__all__ += ["compiler_available", "wanted"]
+__all__ += ["fused_step", "last_compile_seconds", "scope"]
 
 #: Fuse from this many lane-steps on: the eager step does about 1e7 lane-steps/s, so this is
 #: a sweep of several seconds, which a compile found in inductor's disk cache (a few seconds)
@@ -40,6 +47,8 @@ MIN_LANE_STEPS = 50_000_000
 #: Below this many active lanes a step is cheap either way, and a new lane count of 0 or 1
 #: would make the compiler specialise again (another compile): the eager step takes over.
 MIN_ACTIVE_LANES = 1024
+#: Timed calls of the step per thread count when choosing the thread count (best of).
+CALIBRATION_ROUNDS = 3
 #: The environment variable that overrides the choice: "off", "on" or "auto".
 ENV = "LRLAB_FUSED"
 
@@ -117,6 +126,44 @@ class FusedStep:
         self._key = key
         self._values = values
         self.failed: str | None = None
+        #: The thread count chosen by the calibration (None before it ran).
+        self.threads: int | None = None
+        self._saved_threads: int | None = None
+
+    def __enter__(self) -> FusedStep:
+        """Calls inside ``with step:`` may change torch's thread count (see
+        :meth:`_calibrate`); leaving the block restores it."""
+        self._saved_threads = torch.get_num_threads()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._saved_threads is not None and torch.get_num_threads() != self._saved_threads:
+            torch.set_num_threads(self._saved_threads)
+        self._saved_threads = None
+
+    def _calibrate(self, fn: Callable, W: torch.Tensor) -> None:
+        """Keep torch's threads, or one, whichever runs the step faster here and now.
+
+        A step over 100,000 lanes is a few milliseconds of work, so every parallel region
+        ends at a barrier that waits for the slowest thread: on a machine whose cores other
+        processes share, a thread taken off its core stalls the step for a scheduler tick,
+        and one thread measured 10-25x faster than two. On an idle machine the threads win.
+        The step's numbers are the same on any thread count (it is elementwise per lane).
+        Only inside ``with step:``, which restores the count afterwards.
+        """
+        many = torch.get_num_threads()
+        self.threads = many
+        if self._saved_threads is None or many == 1:
+            return
+        best = {many: math.inf, 1: math.inf}
+        for _ in range(CALIBRATION_ROUNDS):  # interleaved: both see the same machine
+            for n in best:
+                torch.set_num_threads(n)
+                t0 = time.perf_counter()
+                fn(W)
+                best[n] = min(best[n], time.perf_counter() - t0)
+        self.threads = min(best, key=best.get)
+        torch.set_num_threads(self.threads)
 
     def __call__(self, W: torch.Tensor):
         if self.failed is not None or W.shape[0] < MIN_ACTIVE_LANES:
@@ -126,13 +173,14 @@ class FusedStep:
                 fn = _compiled.get(self._key)
                 if fn is None:
                     fn = _compiled[self._key] = _make_step(self._values)
-            if self._key in _ready:
-                return fn(W)
-            t0 = time.perf_counter()
-            out = fn(W)  # the first call compiles
-            _last_compile[0] = time.perf_counter() - t0
-            _ready.add(self._key)
-            return out
+            if self._key not in _ready:
+                t0 = time.perf_counter()
+                fn(W)  # the first call compiles
+                _last_compile[0] = time.perf_counter() - t0
+                _ready.add(self._key)
+            if self.threads is None:
+                self._calibrate(fn, W)
+            return fn(W)
         except Exception as e:  # any failure of the compiler or the compiled code: eager
             self.failed = f"{type(e).__name__}: {e}"
             with _lock:
@@ -161,6 +209,17 @@ def fused_step(f) -> FusedStep | None:
     values = f._values
     key = (f.kind, f.name, f.dtype, str(f.device))
     return FusedStep(key, lambda W: values(W, None))
+
+
+def scope(step: FusedStep | None):
+    """The block a sweep runs its steps in: ``step`` itself (which restores torch's thread
+    count on leaving), or a block that does nothing when there is no fused step.
+
+    Example:
+        >>> with scope(None):
+        ...     pass
+    """
+    return contextlib.nullcontext() if step is None else step
 
 
 def last_compile_seconds() -> float | None:
