@@ -23,13 +23,15 @@ momentum, Adam, RMSprop, plain SGD), on problems the tuned set does not use:
   momentum 0.9); the curve is the full cost after every step.
 
 Labels come from an independent rule, never from lrlab: the exact minimum (closed form, or
-L-BFGS run to a gradient below 1e-10), and the same loop continued to 20 times its budget:
+L-BFGS run to a gradient below 1e-10), and the same loop continued to 6 times its budget:
 
 * ``diverging``: a non-finite cost, or the continued run ends above its start;
 * ``good``: the run's end level is within ``TOL`` (2 %) of the initial gap above the minimum;
-* ``too_low``: not yet, but the continued run gets there (the budget ran out);
+* ``too_low``: not yet, but the continued run gets there, or is still falling by more than
+  the tolerance over its last budget (the budget ran out);
 * ``too_high``: the continued run stays above it while its cost keeps going up and down;
-* ``stuck``: the continued run converges smoothly to a level above it.
+* ``stuck``: the continued run has stopped (its last budget fell by less than the
+  tolerance) smoothly, at a level above it.
 
 Each curve also carries ``sweep_floor``, the best end level of its sweep (the runs that
 share everything but the learning rate), which is the floor lrlab's ``sweep`` gives its
@@ -40,6 +42,8 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +52,7 @@ from sklearn.datasets import load_iris, load_wine
 
 TOL = 0.02
 OUT = Path(__file__).resolve().parent / "data" / "regimes" / "heldout.json"
-CONTINUE = 20  # the continued run is this many budgets long
+CONTINUE = 6  # the continued run is this many budgets long (the budget included)
 DIGITS = 7
 
 
@@ -122,7 +126,7 @@ def camel(start):
         return f
 
     opt.step(closure)
-    fmin = float(_camel_np(p[0], p[1]))
+    fmin = float(_camel_np(p[0], p[1]).detach())
 
     def cost(x, idx=None):
         return _camel_np(x[0], x[1])
@@ -155,7 +159,7 @@ def softmax_problem(name, x, y, l2, batch=None, seed=0):
         return f
 
     opt.step(closure)
-    fmin = float(cost(w))
+    fmin = float(cost(w).detach())
     batches = None
     if batch is not None:
         n = len(y)
@@ -226,7 +230,11 @@ def label(budget, cont, fmin):
         return "too_low"
     tail = cont[-len(cont) // 10 :]
     ups = np.mean(np.diff(tail) > 1e-12 * max(1.0, abs(float(tail[-1]))))
-    return "too_high" if ups > 0.05 else "stuck"
+    if ups > 0.05:
+        return "too_high"
+    last_budget = len(budget) - 1
+    still = (_level(cont[-2 * last_budget : -last_budget]) - _level(cont)) / gap0 > TOL
+    return "too_low" if still else "stuck"
 
 
 # ---------------------------------------------------------------------------- the set
@@ -260,58 +268,75 @@ def sweep(family, problem, opt_name, make_opt, lrs, steps, seed=0):
     return out
 
 
-def sgd(momentum=0.0, nesterov=False):
-    return lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=momentum, nesterov=nesterov)
+class sgd:  # a picklable factory, used like torch.optim.SGD
+    def __init__(self, momentum=0.0, nesterov=False):
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def __call__(self, p, lr):
+        return torch.optim.SGD(p, lr=lr, momentum=self.momentum, nesterov=self.nesterov)
+
+
+def adam(p, lr):
+    return torch.optim.Adam(p, lr=lr)
+
+
+def rmsprop(p, lr):
+    return torch.optim.RMSprop(p, lr=lr)
+
+
+def _job(args):
+    torch.set_num_threads(1)  # tiny tensors: threads only contend
+    torch.set_default_dtype(torch.float64)
+    family, build, opt_name, make_opt, lrs, steps, seed = args
+    return sweep(family, build(), opt_name, make_opt, lrs, steps, seed)
+
+
+def _wine():
+    x, y = load_wine(return_X_y=True)
+    return softmax_problem("wine softmax, l2 0.01", x, y, 0.01)
+
+
+def _iris():
+    x, y = load_iris(return_X_y=True)
+    return softmax_problem("iris softmax, l2 0.001, batches of 16", x, y, 1e-3, batch=16)
 
 
 def main():
-    torch.set_default_dtype(torch.float64)
-    curves = []
-    fractions = [1e-3, 0.01, 0.05, 0.2, 0.5, 0.9, 0.99, 1.03, 1.3]
+    jobs = []
+    fractions = [1e-3, 0.01, 0.2, 0.5, 0.9, 0.99, 1.03, 1.3]
     for kappa, seed in [(10.0, 1001), (300.0, 1002)]:
-        prob = diag_quadratic(5, kappa, seed)
+        prob = partial(diag_quadratic, 5, kappa, seed)
         for beta, nest in [(0.5, False), (0.9, False), (0.9, True)]:
             edge = (2 + 2 * beta) / ((1 + 2 * beta) if nest else 1)  # sharpness 1
             name = f"SGD(momentum={beta:g}{', nesterov' if nest else ''})"
             lrs = [m * edge for m in fractions]
-            curves += sweep("quad-momentum", prob, name, sgd(beta, nest), lrs, 300)
-        for name, make in [
-            ("Adam", lambda p, lr: torch.optim.Adam(p, lr=lr)),
-            ("RMSprop", lambda p, lr: torch.optim.RMSprop(p, lr=lr)),
-        ]:
-            lrs = [1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0]
-            curves += sweep("quad-adaptive", prob, name, make, lrs, 300)
-    prob = random_quadratic(8, 30.0, 2002)
-    lrs = [m * 2 for m in (1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.9, 0.995, 1.01, 1.1, 2.0)]
-    curves += sweep("quad-gd", prob, "SGD", sgd(), lrs, 300)
+            jobs.append(("quad-momentum", prob, name, sgd(beta, nest), lrs, 300, 0))
+        for name, make in [("Adam", adam), ("RMSprop", rmsprop)]:
+            lrs = [1e-4, 1e-3, 0.01, 0.1, 0.3, 1.0, 10.0]
+            jobs.append(("quad-adaptive", prob, name, make, lrs, 300, 0))
+    prob = partial(random_quadratic, 8, 30.0, 2002)
+    lrs = [m * 2 for m in (1e-4, 1e-3, 0.01, 0.2, 0.5, 0.9, 0.995, 1.01, 1.1, 2.0)]
+    jobs.append(("quad-gd", prob, "SGD", sgd(), lrs, 300, 0))
     for start in (2.0, -2.0, 0.3, 2.6):
-        lrs = [1e-3, 3e-3, 0.01, 0.03, 0.06, 0.1, 0.15]
-        curves += sweep("quartic", quartic(start), "SGD", sgd(), lrs, 300)
-    curves += sweep(
-        "quartic", quartic(2.0), "SGD(momentum=0.9)", sgd(0.9), [1e-3, 3e-3, 0.01, 0.02], 300
-    )
+        lrs = [1e-3, 0.01, 0.03, 0.06, 0.1, 0.15]
+        jobs.append(("quartic", partial(quartic, start), "SGD", sgd(), lrs, 300, 0))
+    lrs = [1e-3, 3e-3, 0.01, 0.02]
+    jobs.append(("quartic", partial(quartic, 2.0), "SGD(momentum=0.9)", sgd(0.9), lrs, 300, 0))
     for start in [(1.5, 0.8), (-1.7, 0.8), (1.0, -0.5)]:
-        lrs = [1e-3, 0.005, 0.02, 0.05, 0.1]
-        curves += sweep("camel", camel(start), "SGD", sgd(), lrs, 300)
-    xw, yw = load_wine(return_X_y=True)
-    wine = softmax_problem("wine softmax, l2 0.01", xw, yw, 0.01)
-    curves += sweep(
-        "wine-softmax", wine, "SGD(momentum=0.9)", sgd(0.9), list(np.geomspace(1e-3, 10, 8)), 400
-    )
-    curves += sweep(
-        "wine-softmax",
-        wine,
-        "Adam",
-        lambda p, lr: torch.optim.Adam(p, lr=lr),
-        list(np.geomspace(1e-4, 1.0, 7)),
-        400,
-    )
-    xi, yi = load_iris(return_X_y=True)
-    iris = softmax_problem("iris softmax, l2 0.001, batches of 16", xi, yi, 1e-3, batch=16)
+        lrs = [1e-3, 0.005, 0.02, 0.1]
+        jobs.append(("camel", partial(camel, start), "SGD", sgd(), lrs, 300, 0))
+    lrs = list(np.geomspace(1e-3, 10, 6))
+    jobs.append(("wine-softmax", _wine, "SGD(momentum=0.9)", sgd(0.9), lrs, 400, 0))
+    lrs = list(np.geomspace(1e-4, 1.0, 6))
+    jobs.append(("wine-softmax", _wine, "Adam", adam, lrs, 400, 0))
     for beta in (0.0, 0.9):
         name = "SGD" if beta == 0 else f"SGD(momentum={beta:g})"
-        lrs = list(np.geomspace(1e-3, 3.0, 6))
-        curves += sweep("iris-sgd", iris, name, sgd(beta), lrs, 360, seed=7)
+        lrs = list(np.geomspace(1e-3, 3.0, 5))
+        jobs.append(("iris-sgd", _iris, name, sgd(beta), lrs, 360, 7))
+    # the slowest jobs first, two processes: the curves do not depend on the split
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        done = pool.map(_job, jobs[::-1], chunksize=1)[::-1]
+    curves = [c for part in done for c in part]
     for i, c in enumerate(curves):
         c["id"] = f"h{i:03d}"
     OUT.parent.mkdir(parents=True, exist_ok=True)
