@@ -41,21 +41,25 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
+import subprocess
+import sys
 import time
 
 import torch
 
 import lrlab
-from lrlab import datasets
+from lrlab import datasets, fused
 
 
-def sequential_sgd(name: str, lrs, steps: int) -> float:
-    """Seconds for ``len(lrs)`` plain full-batch SGD runs, one after another."""
+def sequential(name: str, lrs, steps: int, optimizer=torch.optim.SGD) -> float:
+    """Seconds for ``len(lrs)`` plain full-batch torch.optim runs, one after another (the
+    problem's L2 penalty as the optimizer's coupled weight decay, which is the same)."""
     model, loss_fn, (X, y), problem = datasets.build(name)
     t0 = time.perf_counter()
     for lr in lrs:
         m = copy.deepcopy(model)
-        opt = torch.optim.SGD(m.parameters(), lr=float(lr), weight_decay=problem.l2)
+        opt = optimizer(m.parameters(), lr=float(lr), weight_decay=problem.l2)
         losses = []
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
@@ -67,13 +71,13 @@ def sequential_sgd(name: str, lrs, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def batched(name: str, lrs, steps: int) -> tuple[float, int]:
+def batched(name: str, lrs, steps: int, optimizer: str = "sgd") -> tuple[float, int]:
     """Seconds for one lrlab sweep over the same learning rates, and the number of
     gradients it evaluated: ``steps + 1`` per lane (the last at the end point), fewer for a
     lane retired early."""
     f = lrlab.objective(name)
     t0 = time.perf_counter()
-    sw = lrlab.sweep(f, lrs=lrs, steps=steps)
+    sw = lrlab.sweep(f, lrs=lrs, steps=steps, optimizer=optimizer)
     return time.perf_counter() - t0, sum(len(run.losses) for run in sw.runs)
 
 
@@ -102,51 +106,139 @@ def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+# A subprocess that reports the peak memory a sweep adds to the imported library.
+_MEMORY = """
+import resource, sys, numpy as np, lrlab
+lanes, steps, record = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+lrs = lrlab.lr_grid(1e-6, 2e-3, lanes)
+lrlab.sweep("rosenbrock", lrs=lrs[:10], steps=10, record=record)  # everything imported
+f = lrlab.objective("rosenbrock")
+if lrlab.fused.wanted(f, lanes, steps):  # the compiled step counts as part of the library
+    lrlab.fused.fused_step(f)(f.start.expand(4096, 2).clone())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+sw = lrlab.sweep("rosenbrock", lrs=lrs, steps=steps, record=record)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+kept = sum(a.nbytes for a in vars(sw._lanes).values() if isinstance(a, np.ndarray))
+print(peak - before, kept)
+"""
+
+
+def memory(lanes: int, steps: int, record: str) -> tuple[int, int]:
+    """(peak bytes a rosenbrock sweep adds over the imported library, bytes it returns)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY, str(lanes), str(steps), record],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    added, kept = out.stdout.split()
+    return int(added), int(kept)
+
+
+def speed(quick: bool) -> dict[str, float]:
+    """The SGD and Adam sweeps against sequential torch.optim runs, printed; gradients/s of
+    each SGD sweep."""
+    steps = 20 if quick else 200
+    lanes = 8 if quick else 64
+    grids = {"sgd": lrlab.lr_grid(1e-3, 3.0, lanes), "adam": lrlab.lr_grid(1e-5, 1.0, lanes)}
+    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+    print(
+        f"{'problem':<18}{'rule':<6}{'sequential s':>14}{'batched s':>12}{'speed-up':>10}"
+        f"{'target':>8}   sweep vs SGD sweep"
+    )
+    repeats = 1 if quick else 2
+    gradients_per_s = {}
+    for name, target in (("cancer-logistic", 10), ("digits-mlp", 4)):
+        for rule in grids:  # warm-ups: first calls load and set up things
+            sequential(name, grids[rule][:2], 2, optimizers[rule])
+            batched(name, grids[rule][:2], 2, rule)
+        times = {rule: ([], []) for rule in grids}
+        for _ in range(repeats):  # interleaved: all see the same machine, at its best
+            for rule, (seq, bat) in times.items():
+                seq.append(sequential(name, grids[rule], steps, optimizers[rule]))
+                seconds, gradients = batched(name, grids[rule], steps, rule)
+                bat.append(seconds)
+                if rule == "sgd":
+                    gradients_per_s[name] = max(gradients_per_s.get(name, 0), gradients / seconds)
+        sgd_sweep = min(times["sgd"][1])
+        for rule, (seq, bat) in times.items():
+            seq, bat = min(seq), min(bat)
+            ratio = f"   {bat / sgd_sweep:.2f}x (target <= 1.3x)" if rule != "sgd" else ""
+            print(
+                f"{name:<18}{rule:<6}{seq:>14.3f}{bat:>12.3f}{seq / bat:>9.1f}x{target:>7}x" + ratio
+            )
+    return gradients_per_s
+
+
+def rosenbrock_speed(n_lanes: int, n_steps: int, repeats: int = 2) -> None:
+    """Lane-steps/s of rosenbrock sweeps with the eager and the fused step (lrlab.fused),
+    interleaved, on two grids: every lane alive, and the older grid whose lanes above 2e-3
+    diverge and retire early. The fused step's compile is timed apart (the first call; a
+    compile found in inductor's disk cache is much shorter than a first one)."""
+    grids = {
+        "1e-6..2e-3, every lane alive": lrlab.lr_grid(1e-6, 2e-3, n_lanes),
+        "1e-6..1e-2, lanes > 2e-3 retire": lrlab.lr_grid(1e-6, 1e-2, n_lanes),
+    }
+    os.environ[fused.ENV] = "on"
+    t0 = time.perf_counter()
+    lrlab.sweep("rosenbrock", lrs=grids["1e-6..2e-3, every lane alive"][:4096], steps=2)
+    first = time.perf_counter() - t0
+    compiled = fused.last_compile_seconds()
+    print(
+        f"rosenbrock fused step: compile {compiled or 0:.1f} s (first sweep {first:.1f} s; "
+        f"C++ compiler {'found' if fused.compiler_available() else 'missing: eager only'})"
+    )
+
+    def rate(mode: str, lrs) -> float:
+        os.environ[fused.ENV] = mode
+        t0 = time.perf_counter()
+        lrlab.sweep("rosenbrock", lrs=lrs, steps=n_steps)
+        return n_lanes * n_steps / (time.perf_counter() - t0)
+
+    # Best of `repeats`, interleaved: other tenants of a shared machine only add time.
+    for label, lrs in grids.items():
+        best = {"off": 0.0, "on": 0.0}
+        for _ in range(repeats):
+            for mode in best:
+                best[mode] = max(best[mode], rate(mode, lrs))
+        print(
+            f"rosenbrock {n_lanes} lanes x {n_steps} steps ({label}): eager {best['off']:.2e}, "
+            f"fused {best['on']:.2e} lane-steps/s = {best['on'] / best['off']:.1f}x "
+            "(target >= 5e7)"
+        )
+    os.environ.pop(fused.ENV)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
+    parser.add_argument("--memory", action="store_true", help="only the memory measurements")
+    parser.add_argument("--rosenbrock", action="store_true", help="only rosenbrock's speed")
     args = parser.parse_args()
-    steps = 20 if args.quick else 200
-    lanes = 8 if args.quick else 64
-    lrs = lrlab.lr_grid(1e-3, 3.0, lanes)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'problem':<18}{'sequential s':>14}{'batched s':>12}{'speed-up':>10}{'target':>8}")
-    repeats = 1 if args.quick else 2
-    gradients_per_s = {}
-    for name, target in (("cancer-logistic", 10), ("digits-mlp", 4)):
-        sequential_sgd(name, lrs[:2], 2)  # warm-ups: first calls load and set up things
-        batched(name, lrs[:2], 2)
-        seq, bat = [], []
-        for _ in range(repeats):  # interleaved: both see the same machine, at its best
-            seq.append(sequential_sgd(name, lrs, steps))
-            seconds, gradients = batched(name, lrs, steps)
-            bat.append(seconds)
-        seq, bat = min(seq), min(bat)
-        gradients_per_s[name] = gradients / bat
-        print(f"{name:<18}{seq:>14.3f}{bat:>12.3f}{seq / bat:>9.1f}x{target:>7}x")
-
     peak = matmul_peak()
-    achieved = mlp_flops_per_gradient() * gradients_per_s["digits-mlp"] / 1e9
-    print(
-        f"digits-mlp sweep: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak "
-        f"= {achieved / peak:.0%} (target >= 50%)"
-    )
-
+    print(f"this machine's float32 matmul peak: {peak:.1f} GFLOP/s")
     n_lanes, n_steps = (10_000, 100) if args.quick else (100_000, 1000)
-    rosen_lrs = lrlab.lr_grid(1e-6, 1e-2, n_lanes)
-    lrlab.sweep("rosenbrock", lrs=rosen_lrs[:10], steps=10)
-
-    def rosenbrock() -> float:
-        t0 = time.perf_counter()
-        lrlab.sweep("rosenbrock", lrs=rosen_lrs, steps=n_steps)
-        return time.perf_counter() - t0
-
-    # Best of three, like the other timings: other tenants of a shared machine only add time.
-    dt = min(rosenbrock() for _ in range(3))
-    print(
-        f"rosenbrock {n_lanes} lanes x {n_steps} steps: {dt:.2f} s (best of 3), "
-        f"{n_lanes * n_steps / dt:.2e} lane-steps/s (target >= 5e7)"
-    )
+    if args.rosenbrock:
+        rosenbrock_speed(n_lanes, n_steps)
+        return
+    if not args.memory:
+        gradients_per_s = speed(args.quick)
+        achieved = mlp_flops_per_gradient() * gradients_per_s["digits-mlp"] / 1e9
+        print(
+            f"digits-mlp sweep: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s matmul peak "
+            f"= {achieved / peak:.0%} (target >= 50%)"
+        )
+        rosenbrock_speed(n_lanes, n_steps)
+    mb = 2**20
+    for record in ("summary", "full"):
+        added, kept = memory(n_lanes, n_steps, record)
+        target = 100 * mb + (1.2 * kept if record == "full" else 0)
+        print(
+            f"rosenbrock {n_lanes} lanes x {n_steps} steps (lr 1e-6..2e-3, every lane alive), "
+            f"record={record}: adds {added / mb:.0f} MB over the imported library and returns "
+            f"{kept / mb:.0f} MB (target <= {target / mb:.0f} MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -609,7 +609,7 @@ def _engine(
     if state is not None:
         torch.set_rng_state(state.rng_state)
 
-    def record(row: int, L: torch.Tensor, gn: torch.Tensor) -> None:
+    def write(row: int, L: torch.Tensor, gn: torch.Tensor) -> None:
         rows = [(hist["losses"], L), (hist["grad_norms"], gn)]
         if "params" in hist:
             rows.append((hist["params"], s.params))
@@ -675,7 +675,7 @@ def _engine(
             torch.fmin(s.best, L, out=s.best)
             row = row_of.get(t)
             if row is not None:
-                record(row, L, gn)
+                write(row, L, gn)
             s.recent.append((L, gn))
             if s.threshold is None:
                 s.threshold = L + RETIRE_GROWTH * L.abs().clamp_min(1e-12)
@@ -715,7 +715,7 @@ def _engine(
         Lf, Gf = f.full_value_and_grad(s.params)
         gnf = torch.linalg.vector_norm(Gf, dim=1)
         torch.fmin(s.best, Lf, out=s.best)
-        record(len(at) - 1, Lf, gnf)
+        write(len(at) - 1, Lf, gnf)
         lanes_np = np.arange(K) if s.active is None else s.active.cpu().numpy()
         ok = (torch.isfinite(Lf) & torch.isfinite(gnf)).cpu().numpy()
         final[lanes_np[ok]] = Lf.detach().cpu().double().numpy()[ok]
@@ -838,8 +838,8 @@ def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
     points = len(_recorded_steps(steps, every))
     itemsize = torch.finfo(f.dtype).bits // 8
     path_bytes = len(lrs) * points * f.dim * itemsize
-    if keep_params is None:
-        keep_params = f.dim <= 16 and path_bytes <= AUTO_PARAMS_BYTES
+    if keep_params is None:  # a summary is for sweeps too large to keep every path
+        keep_params = record != "summary" and f.dim <= 16 and path_bytes <= AUTO_PARAMS_BYTES
     curves = 2 if every == 1 and rule.plain else 3
     history = len(lrs) * points * (4 if record == "summary" else 8) * curves
     history += path_bytes if keep_params else 0
@@ -1081,7 +1081,8 @@ def sweep(
             for each run's regime) plus each lane's best cost and divergence step, so memory
             stays small for 100,000 lanes. Thinned runs' ``losses`` are the recorded points
             (``run.recorded_steps``).
-        keep_params: keep every lane's path; None keeps small ones (<= 16 parameters, 64 MiB).
+        keep_params: keep every lane's path (at the recorded points); None keeps small ones
+            (<= 16 parameters, 64 MiB), but not with ``record="summary"``.
         progress: called as ``progress(done, total)`` during the sweep.
         store: record the sweep (and checkpoints) in a store (see ``lrlab.records``).
         checkpoint_every: seconds between checkpoints into the store.
