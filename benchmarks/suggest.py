@@ -123,6 +123,15 @@ QUICK = [
     ("cancer-logistic", 100, 1e-3, 1e3, 60),
 ]
 METHODS = ("suggest", "1/L", "valley", "tlrf")
+#: The rules compared: plain SGD, heavy-ball momentum 0.9 and Adam (torch's defaults).
+OPTIMIZERS = {
+    "sgd": lrlab.optim.sgd(),
+    "momentum": lrlab.optim.sgd(momentum=0.9),
+    "adam": lrlab.optim.adam(),
+}
+#: An adaptive rule's learning rate does not scale with 1/L: its grid and range tests span
+#: these absolute learning rates instead.
+ADAPTIVE_RANGE = (1e-6, 10.0)
 
 
 class Point(nn.Module):
@@ -146,27 +155,34 @@ def cost_of(output, _target):
     return output
 
 
-def valley(f, L: float) -> float | None:
+def test_range(rule, L: float) -> tuple[float, float]:
+    """The range both range tests sweep: ``1e-4/L .. 1e3/L`` for SGD, fixed for Adam."""
+    return ADAPTIVE_RANGE if rule.adaptive else (1e-4 / L, 1e3 / L)
+
+
+def valley(f, L: float, rule) -> float | None:
     model = Point(f)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4 / L)
+    lo, hi = test_range(rule, L)
+    opt = rule.to_torch(model.parameters(), lr=lo)
     rt = lrlab.range_test(
-        model, cost_of, batches(f, 100), opt, start_lr=1e-4 / L, end_lr=1e3 / L, num_iter=100
+        model, cost_of, batches(f, 100), opt, start_lr=lo, end_lr=hi, num_iter=100
     )
     return rt.suggestions["valley"]
 
 
-def torch_lr_finder(f, L: float) -> float | None:
+def torch_lr_finder(f, L: float, rule) -> float | None:
     from torch_lr_finder import LRFinder
 
     model = Point(f)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4 / L)
+    lo, hi = test_range(rule, L)
+    opt = rule.to_torch(model.parameters(), lr=lo)
     # batch_size=None: the loader hands over each (batch, target) pair as it is.
     loader = torch.utils.data.DataLoader(
         batches(f, 100), batch_size=None, collate_fn=lambda item: item
     )
     finder = LRFinder(model, opt, cost_of)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        finder.range_test(loader, end_lr=1e3 / L, num_iter=100)
+        finder.range_test(loader, end_lr=hi, num_iter=100)
     lrs, losses = finder.history["lr"][10:-5], finder.history["loss"][10:-5]
     finder.reset()
     if len(lrs) < 2:
@@ -203,18 +219,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three cheap problems")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--optimizer",
+        action="append",
+        choices=sorted(OPTIMIZERS),
+        help="the rules to score (repeatable; default all: sgd, momentum, adam)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     t_all = time.perf_counter()
+    for label in args.optimizer or list(OPTIMIZERS):
+        print(f"=== {label}: {OPTIMIZERS[label].to_dict()}", flush=True)
+        evaluate(OPTIMIZERS[label], QUICK if args.quick else PROBLEMS)
+        print()
+    print(f"total {time.perf_counter() - t_all:.0f} s")
+
+
+def evaluate(rule, problems) -> None:
+    """Score every method on every problem for one rule, and print the tables."""
     rows = []
-    for name, steps, lo, hi, num in QUICK if args.quick else PROBLEMS:
+    for name, steps, lo, hi, num in problems:
         f = lrlab.objective(name)
         f0 = f.loss(f.start)
         L = sharpness(f, tol=1e-4)
         t0 = time.perf_counter()
+        # The rule's own scale: its stability limit over 2 (1/L for SGD), or absolute for Adam.
+        unit = ADAPTIVE_RANGE[0] * 1e3 if rule.adaptive else rule.stability_limit(L) / 2
+        if rule.adaptive:
+            lo, hi = ADAPTIVE_RANGE[0] / unit, ADAPTIVE_RANGE[1] / unit
         grid = lrlab.sweep(
-            f, lrs=lrlab.lr_grid(lo / L, hi / L, num), steps=steps, keep_params=False
+            f,
+            lrs=lrlab.lr_grid(lo * unit, hi * unit, num),
+            steps=steps,
+            optimizer=rule,
+            record="summary",
+            keep_params=False,
         )
         t_grid = time.perf_counter() - t0
         finals = grid.final_losses
@@ -222,16 +262,17 @@ def main() -> None:
         best_lr, best = float(grid.lrs[b]), float(finals[b])
         edge = b in (0, len(finals) - 1)
         t0 = time.perf_counter()
-        s = lrlab.suggest(f, steps=steps)
+        s = lrlab.suggest(f, steps=steps, optimizer=rule)
         t_suggest = time.perf_counter() - t0
         alphas = {
             "suggest": s.lr,
-            "1/L": 1 / L,
-            "valley": valley(f, L),
-            "tlrf": torch_lr_finder(f, L),
+            "1/L": None if rule.adaptive else unit,
+            "valley": valley(f, L, rule),
+            "tlrf": torch_lr_finder(f, L, rule),
         }
         run = [a for a in alphas.values() if a is not None]
-        values = dict(zip(run, lrlab.sweep(f, lrs=run, steps=steps).final_losses, strict=True))
+        finals = lrlab.sweep(f, lrs=run, steps=steps, optimizer=rule).final_losses
+        values = dict(zip(run, finals, strict=True))
         floor = f.minimum if f.minimum is not None else 0.0
         row = {
             "problem": name,
@@ -277,6 +318,8 @@ def main() -> None:
     for m in METHODS:
         nps = [r[m][1] for r in rows if r[m][1] is not None]
         lps = [r[m][2] for r in rows if r[m][2] is not None]
+        if not nps:
+            continue
         ok = sum(v >= 0.9 for v in nps)
         print(
             f"{m:8s} NP >= 0.9 on {ok}/{len(rows)}; median NP {np.median(nps):.3f}, "
@@ -291,7 +334,6 @@ def main() -> None:
     for r in rows:
         if r["problem"] == "digits-mlp":
             print(f"suggest on digits-mlp: {r['t_suggest']:.2f} s")
-    print(f"total {time.perf_counter() - t_all:.0f} s")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Three independent readings of the same objective:
   diverges exactly for ``alpha > 2/L``. On neural networks ``L`` is not fixed -- full-batch
   training raises it until it hovers at ``2/alpha`` (the edge of stability) -- so the bound
   can be far too cautious there.
-* **range test** (model and dataset objectives) -- Smith's LR range test with plain SGD on a
+* **range test** (model and dataset objectives) -- Smith's LR range test with the same optimizer on a
   private copy of the parameters (:func:`lrlab.range_test`), read by its recommended rule
   (fastai's valley, else the steepest descent). It sees one short run whose learning rate
   keeps growing, not the budget.
@@ -393,7 +393,7 @@ def suggest(
     It is kept at least ``SAFETY`` (1.25) times below the edge: the first learning rate above
     the good ones whose run failed (lost more than 1% of the best progress). The curvature bound
     (``1/L`` safe, ``2/L`` ceiling) and, for models and dataset problems, an LR range test
-    with SGD on a private copy of the parameters are reported beside it; ``agree`` says
+    with the same optimizer on a private copy of the parameters are reported beside it; ``agree`` says
     whether all three lie within a factor ``AGREE_FACTOR`` (3).
 
     Args:
