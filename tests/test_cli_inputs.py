@@ -259,6 +259,12 @@ LATER_FLAGS = {
     "--backend": [("sweep", "parabola", "--backend", "bogus")],
     "--checkpoint-every": [("sweep", "parabola", "--checkpoint-every", "-1")],
     "--gpus-per-shard": [("sweep", "parabola", "--gpus-per-shard", "-1")],
+    "--store": [
+        ("history", "--store", "bogus://nowhere"),
+        ("history", "--store", "binary.bin"),
+        ("history", "--store", "words.csv"),
+    ],
+    "--kind": [("history", "--kind", "")],
 }
 CASES += [
     case
