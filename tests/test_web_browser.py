@@ -37,7 +37,22 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def server():
+def stored(tmp_path_factory):
+    """A store holding two sweeps and a run, made with the library, for the History view."""
+    import lrlab
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'records.db'}"
+    with lrlab.store.open(url) as st:
+        sweeps = [
+            st.save(lrlab.sweep("bowl", lrs=[0.01, 0.03, 0.1, 0.3], steps=40)),
+            st.save(lrlab.sweep("bowl", lrs=[0.02, 0.05, 0.15], steps=80)),
+        ]
+        run = st.save(lrlab.descend("parabola", lr=0.3, steps=20))
+    return {"url": url, "sweeps": sweeps, "run": run}
+
+
+@pytest.fixture(scope="module")
+def server(stored):
     import uvicorn
 
     from lrlab.web import create_app
@@ -45,7 +60,7 @@ def server():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(store=stored["url"]), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -291,6 +306,55 @@ def test_sweep_landscape_and_open_a_run(page):
     assert page.is_visible("#plot-path")
 
 
+def test_heatmap_coloured_by_regime_with_its_boundary_and_a_cell_opens_that_run(page):
+    open_lab(page, "?view=sweep&objective=parabola:L=4&steps=100&lo=0.01&hi=2")
+    page.fill("#heatmap-values", "0, 0.5, 0.9")
+    page.click("#heatmap-run")
+    page.wait_for_selector("#plot-heatmap .hm image, #plot-heatmap .heatmaplayer")
+    settle(page)
+    drawn = page.evaluate("""() => {
+        const d = document.getElementById('plot-heatmap').data;
+        const line = d.find((t) => t.type === 'scatter');
+        return {z: d[0].z.length, cols: d[0].x.length, boundary: line ? Array.from(line.customdata) : null};
+    }""")
+    assert drawn["z"] == 3 and drawn["cols"] == 21  # 64 lanes / 3 values
+    # (2 + 2*beta)/L on C(x) = 2 x**2, whose Hessian is L = 4.
+    assert drawn["boundary"] == pytest.approx([0.5, 0.75, 0.95])
+    legend = page.locator("#heatmap-legend [data-regime]")
+    seen = {legend.nth(i).get_attribute("data-regime") for i in range(legend.count())}
+    assert {"diverging", "good"} <= seen
+    shot(page, "heatmap")
+    # A click on the middle row's first cell opens momentum 0.5 at the smallest rate in Explore.
+    page.locator("#plot-heatmap").scroll_into_view_if_needed()
+    box = page.locator("#plot-heatmap .nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 60, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('view') === 'explore'")
+    settle(page)
+    state = url_state(page)
+    assert state["momentum"] == "0.5" and float(state["lr"]) == pytest.approx(0.01)
+    assert page.input_value("#momentum") == "0.5" and regime(page)
+
+
+def test_history_lists_opens_and_draws_two_sweeps_on_one_landscape(page, stored):
+    open_lab(page, "?view=history")
+    page.wait_for_selector("#history-table tbody tr[data-id]")
+    rows = page.locator("#history-table tbody tr[data-id]")
+    assert rows.count() >= 3
+    kinds = [rows.nth(i).get_attribute("data-kind") for i in range(rows.count())]
+    assert kinds.count("sweep") >= 2 and "run" in kinds
+    page.click(f"#history-table tr[data-id='{stored['run']}'] button")
+    wait_text(page, "history-title", "includes('run of parabola')")
+    assert page.evaluate("document.getElementById('plot-history').data[0].y.length") == 21
+    for rid in stored["sweeps"]:
+        page.check(f"#history-table tr[data-id='{rid}'] input[type=checkbox]")
+    page.click("#history-both")
+    wait_text(page, "history-title", "startsWith('Two sweeps')")
+    drawn = page.evaluate("""() => document.getElementById('plot-history').data
+        .map((t) => Array.from(t.x))""")
+    assert sorted(drawn) == [[0.01, 0.03, 0.1, 0.3], [0.02, 0.05, 0.15]]
+    shot(page, "history")
+
+
 def test_diagnose_an_uploaded_log(page):
     open_lab(page, "?view=diagnose")
     assert not page.is_visible("#controls")
@@ -367,6 +431,7 @@ VIEWS = {
     "compare": "?view=compare&objective=hill",
     "sweep": "?view=sweep&objective=bowl",
     "diagnose": "?view=diagnose",
+    "history": "?view=history",
 }
 
 
@@ -385,6 +450,10 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_view(browser, server)
             page.wait_for_selector("#compare-out .runs")
         if view == "sweep":
             page.wait_for_selector("#plot-sweep .scatterlayer .point")
+            page.click("#heatmap-run")
+            page.wait_for_selector("#plot-heatmap .heatmaplayer")
+        if view == "history":
+            page.wait_for_selector("#history-table tbody tr[data-id]")
         settle(page)
         page.add_script_tag(path=str(AXE))
         violations = page.evaluate("""async () => {

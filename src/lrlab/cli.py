@@ -546,14 +546,20 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
     ] = 8000,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
-    """Open the web lab: a local page to watch gradient descent with any learning rate."""
+    """Open the web lab: a local page to watch gradient descent with any learning rate.
+
+    Sweeps made in the lab are recorded in the store, and its History view lists the store's
+    records; a store that cannot be used leaves the lab working, and History says why."""
+    from .store import default_url
     from .web.app import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"serving on {host}: anyone who can reach this address can use the lab")
     out.print(f"lrlab web lab on http://{host}:{port}/  (Ctrl+C to stop)")
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, store=None if no_store else (store or default_url()))
 
 
 # history, show, export, rm: the records in the store.

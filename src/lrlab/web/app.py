@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import expr
+from .history import History
 from .routes import Lab, LabError, router
 from .scheduler import Busy, TimeUp
 from .schemas import Limits
@@ -156,6 +157,7 @@ def create_app(
     limits: Limits | None = None,
     workers: int = 1,
     allowed_hosts: tuple[str, ...] | None = LOOPBACK,
+    store: str | None = None,
 ) -> FastAPI:
     """Build the web lab: the JSON API under ``/api`` and the page at ``/``.
 
@@ -165,6 +167,9 @@ def create_app(
             light work has a thread of its own.
         allowed_hosts: host names the server answers to (protection against DNS rebinding);
             None answers to any.
+        store: the store's URL (see :func:`lrlab.store.open`): sweeps made here are recorded
+            and the History view reads it. None (the default): no records. A store that
+            cannot be opened leaves the lab working, and the History view says why.
 
     Returns:
         A FastAPI application; run it with uvicorn, or use :func:`serve`.
@@ -179,7 +184,7 @@ def create_app(
     limits = limits or Limits()
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         raise ValueError(f"workers={workers!r} is invalid: expected an integer from 1 to 64")
-    lab = Lab(limits, workers)
+    lab = Lab(limits, workers, History(store))
     app = FastAPI(
         title="lrlab web lab",
         version=importlib.import_module("lrlab").__version__,
@@ -232,6 +237,7 @@ def serve(
     log_level: str = "info",
     access_log: bool = False,
     limits: Limits | None = None,
+    store: str | None = None,
 ) -> None:
     """Run the web lab with uvicorn until interrupted.
 
@@ -242,6 +248,7 @@ def serve(
         log_level: uvicorn's log level.
         access_log: log one line per request.
         limits: the work one request may ask for (see :class:`~lrlab.web.schemas.Limits`).
+        store: the store to record into and show in the History view (None: no records).
     """
     import uvicorn
 
@@ -250,7 +257,7 @@ def serve(
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port={port!r} is invalid: expected an integer from 1 to 65535")
     hosts = None if host in ("0.0.0.0", "::", "") else tuple(dict.fromkeys((*LOOPBACK, host)))
-    app = create_app(limits=limits, allowed_hosts=hosts)
+    app = create_app(limits=limits, allowed_hosts=hosts, store=store)
     # Heavy work's matrix products would take every core, and light requests (and the event
     # loop) would wait for them: one core is left to the light lane.
     torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))

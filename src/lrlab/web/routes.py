@@ -9,6 +9,10 @@
 ``POST /api/pictures``  the seed's pictures: too low / just right / too high paths and
                         very high / high / low / good cost curves, chosen from a sweep
 ``POST /api/sweep``     final cost against the learning rate, with the 1/L and 2/L marks
+``POST /api/heatmap``   learning rate x momentum: regimes, final costs and the stability
+                        boundary (:func:`lrlab.scenes.heatmap_of` of one batched sweep)
+``GET /api/history``    the records in the store (see :mod:`lrlab.web.history`)
+``GET /api/history/ID`` one record, with its curves
 ``POST /api/sharpness`` the top Hessian eigenvalue (:func:`lrlab.sharpness`)
 ``POST /api/suggest``   a learning rate with its evidence (:func:`lrlab.suggest`)
 ``POST /api/diagnose``  a loss log upload (CSV, JSON lines, TensorBoard) diagnosed
@@ -48,16 +52,18 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic_core import to_json
 
-from .. import curvature, datasets, descent, expr, logs, optim, regimes
+from .. import curvature, datasets, descent, expr, logs, optim, regimes, scenes
 from .._format import json_list, json_safe
 from ..objectives import Objective, catalogue_table
 from ..objectives import objective as make_objective
 from ..plot.style import REGIME_COLORS, REGIME_LABELS
 from ..suggest import DEFAULT_STEPS
 from ..suggest import suggest as suggest_lr
+from .history import History
 from .scheduler import HEAVY, LIGHT, Check, Scheduler
 from .schemas import (
     CompareOut,
@@ -65,6 +71,10 @@ from .schemas import (
     DiagnoseOut,
     DiagnosisOut,
     ErrorOut,
+    HeatmapOut,
+    HeatmapRequest,
+    HistoryOut,
+    HistoryRecordOut,
     Limits,
     LossesRequest,
     ObjectiveOut,
@@ -138,10 +148,12 @@ def _size(n: int) -> str:
 
 
 class Lab:
-    """The scheduler, the limits and small caches (analytic objectives, finished answers)."""
+    """The scheduler, the limits, the records (:class:`~lrlab.web.history.History`) and
+    small caches (analytic objectives, finished answers)."""
 
-    def __init__(self, limits: Limits, workers: int):
+    def __init__(self, limits: Limits, workers: int, history: History | None = None):
         self.limits = limits
+        self.history = history or History(None)
         self.scheduler = Scheduler(
             seconds=limits.seconds,
             queue=limits.queue,
@@ -353,7 +365,51 @@ def _sweep_body(lab: Lab, req: SweepRequest, check: Check) -> bytes:
         raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
     lrs = descent.lr_grid(lo, hi, req.num)
     sw = descent.sweep(f, lrs, req.steps, req.start, keep_params=False, progress=check)
-    return dumps({**sw.to_dict(), "marks": marks})
+    body = dumps({**sw.to_dict(), "marks": marks})
+    lab.history.record(sw, {"web": "sweep", "start": req.start})
+    return body
+
+
+def _heatmap_body(lab: Lab, req: HeatmapRequest, check: Check) -> bytes:
+    f = lab.build(req.objective)
+    values = req.optimizer.momentum
+    lab.check_work(f, req.num * len(values), req.steps)
+    rule = optim.get({"name": req.optimizer.name, "momentum": list(values)})
+    lo, hi = req.lr_min, req.lr_max
+    if lo is None or hi is None:
+        marks = lab.marks(f, req.start, check)
+        L = marks["sharpness"] if marks["two_over_L"] is not None else None
+        # Momentum widens the stable range up to (2 + 2*beta)/L: the grid reaches past it.
+        lo = lo if lo is not None else (1e-2 / L if L else 1e-5)
+        hi = hi if hi is not None else (20 / L if L else 10.0)
+    if not lo < hi:
+        raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
+    lrs = descent.lr_grid(lo, hi, req.num)
+    sw = descent.sweep(
+        f, lrs, req.steps, req.start, optimizer=rule, keep_params=False, progress=check
+    )
+    h = scenes.heatmap_of(sw, f)
+    d = sw.to_dict()
+    rid = lab.history.new_id()
+    body = dumps(
+        {
+            "objective": f.name,
+            "steps": req.steps,
+            "optimizer": d["optimizer"],
+            "name": h.name,
+            "values": list(h.values),
+            "lrs": h.lrs,
+            "costs": json_safe(h.costs.tolist()),
+            "regimes": h.regimes.tolist(),
+            "sharpness": json_safe(h.sharpness),
+            "boundary": json_safe(h.boundary.tolist()) if h.boundary is not None else None,
+            "best": d["best"],
+            "record": rid,
+        }
+    )
+    if rid is not None:
+        lab.history.record(sw, {"web": "heatmap", "start": req.start}, rid)
+    return body
 
 
 #: The seed's cost-curve pictures and the regime each stands for.
@@ -498,6 +554,15 @@ LogFile = Annotated[
     ),
 ]
 
+RecordId = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[0-9A-Za-z_-]+$",
+        description="A record's id, or a unique prefix of one.",
+    ),
+]
 Column = Annotated[str, Form(max_length=200, description="The column to read.")]
 Floor = Annotated[float, Form(allow_inf_nan=False, description="The best reachable cost.")]
 
@@ -597,6 +662,15 @@ def router(lab: Lab) -> APIRouter:
             lab.check_work(lab.analytic(req.objective), req.num, req.steps)
         return _json(await scheduler.call(HEAVY, _sweep_body, lab, req))
 
+    @api.post("/heatmap", response_model=HeatmapOut, tags=["runs"])
+    async def heatmap(req: HeatmapRequest):
+        """Every learning rate with every momentum value, in one batched sweep: each run's
+        regime and final cost, and the heavy-ball stability boundary (2 + 2*beta)/L."""
+        if not lab.is_dataset(req.objective):
+            f = lab.analytic(req.objective)
+            lab.check_work(f, req.num * len(req.optimizer.momentum), req.steps)
+        return _json(await scheduler.call(HEAVY, _heatmap_body, lab, req))
+
     @api.post("/sharpness", response_model=SharpnessOut, tags=["curvature"])
     async def sharpness(req: SharpnessRequest):
         """The top Hessian eigenvalue at a point (the start by default)."""
@@ -660,5 +734,29 @@ def router(lab: Lab) -> APIRouter:
             return dumps(regimes.diagnose(values, floor=req.floor, lr=req.lr).to_dict())
 
         return _json(await scheduler.call(LIGHT, work))
+
+    @api.get("/history", response_model=HistoryOut, tags=["history"])
+    async def history_list():
+        """The records in the lab's store, newest first (at most 500), and why it cannot be
+        used if it cannot."""
+        return _json(await scheduler.call(LIGHT, lambda _check: dumps(lab.history.listing())))
+
+    @api.get(
+        "/history/{record_id}",
+        response_model=HistoryRecordOut,
+        tags=["history"],
+        responses={404: {"model": ErrorOut, "description": "No such record (or no store)."}},
+    )
+    async def history_one(record_id: RecordId):
+        """One record: what was asked, what it gave, and its curves (a sweep's when at most
+        200,000 costs)."""
+
+        def work(_check):
+            try:
+                return dumps(lab.history.one(record_id))
+            except LookupError as e:
+                raise LabError(404, str(e)) from None
+
+        return _json(await scheduler.call(HEAVY, work))
 
     return api

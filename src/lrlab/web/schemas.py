@@ -27,6 +27,10 @@ __all__ = [
     "DiagnoseOut",
     "DiagnosisOut",
     "ErrorOut",
+    "HeatmapOut",
+    "HeatmapRequest",
+    "HistoryOut",
+    "HistoryRecordOut",
     "Limits",
     "LossesRequest",
     "Marks",
@@ -43,6 +47,7 @@ __all__ = [
     "SuggestRequest",
     "SweepOut",
     "SweepRequest",
+    "SweptOptimizer",
 ]
 
 
@@ -226,6 +231,44 @@ class SweepRequest(_Body):
     start: Point | None = None
 
 
+#: Most values of the swept hyperparameter in one heatmap.
+HEATMAP_VALUES = 12
+
+
+class SweptOptimizer(_Body):
+    """A heavy-ball rule with a list of momentum values: each is swept with every learning rate."""
+
+    name: Literal["sgd", "rmsprop"] = "sgd"
+    momentum: Annotated[
+        list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]],
+        Field(
+            min_length=1,
+            max_length=HEATMAP_VALUES,
+            description="The momentum values (rows of the heatmap), each in [0, 1).",
+        ),
+    ]
+
+
+class HeatmapRequest(_Body):
+    objective: ObjectiveText
+    lr_min: Rate | None = None
+    lr_max: Rate | None = None
+    num: Annotated[
+        int,
+        Field(
+            ge=2,
+            le=_DEFAULT.lanes,
+            description=f"Learning rates in the grid (columns). The runs are every pair: "
+            f"num x len(momentum) is at most {_DEFAULT.lanes} ({_DEFAULT.dataset_lanes} for "
+            "dataset problems).",
+        ),
+        Count,
+    ] = 16
+    steps: Steps = 200
+    start: Point | None = None
+    optimizer: SweptOptimizer
+
+
 class SharpnessRequest(_Body):
     objective: ObjectiveText
     at: Point | None = None
@@ -323,6 +366,50 @@ class SweepOut(BaseModel):
     best_lr: float
     runs: list[SweepRunOut]
     marks: Marks
+
+
+class HeatmapOut(BaseModel):
+    objective: str
+    steps: int
+    optimizer: dict = Field(description="The rule, with the list of swept values.")
+    name: str = Field(description="The swept hyperparameter ('momentum').")
+    values: list[float] = Field(description="Its values: the rows.")
+    lrs: list[float] = Field(description="The learning rates: the columns, ascending.")
+    costs: list[list[float | None]] = Field(description="Final cost per row and column.")
+    regimes: list[list[str]] = Field(description="The regime per row and column.")
+    sharpness: float | None = Field(None, description="L, for the stability boundary.")
+    boundary: list[float | None] | None = Field(
+        None,
+        description="Per row, the largest stable learning rate on a quadratic of "
+        "sharpness L: (2 + 2*momentum)/L for heavy ball; null when unknown.",
+    )
+    best: dict
+    record: str | None = Field(None, description="The record's id when the lab keeps records.")
+
+
+class HistoryRecordOut(BaseModel):
+    id: str
+    kind: str
+    objective: str
+    status: str
+    steps: int | None
+    steps_done: int | None
+    lanes: int | None
+    created: str
+    params: dict | None = None
+    output: dict | None = None
+    environment: dict | None = None
+    curves: list[dict] | None = Field(
+        None, description="A sweep's cost curves, one per run ({lr, losses}), when small enough."
+    )
+    note: str | None = Field(None, description="Why the curves are left out, if they are.")
+
+
+class HistoryOut(BaseModel):
+    store: str | None = Field(None, description="The store's URL (None: records are off).")
+    recording: bool = Field(description="Whether runs made here are recorded.")
+    problem: str | None = Field(None, description="Why the store cannot be used, if so.")
+    records: list[HistoryRecordOut]
 
 
 class PicturesOut(BaseModel):

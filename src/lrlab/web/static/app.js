@@ -10,7 +10,8 @@ import { fillPicker, loadObjective, syncPicker } from "./objective.js";
 import { emptyPlots, png, resizeVisible } from "./plots.js";
 import { VIEWS, context, lab, readURL, setRegimes, state, writeURL } from "./state.js";
 import { suggest } from "./suggest.js";
-import { exportSweep, runSweep } from "./sweep.js";
+import { loadHistory, openBoth } from "./history.js";
+import { exportHeatmap, exportSweep, runHeatmap, runSweep } from "./sweep.js";
 
 // ---------------------------------------------------------------------------------------
 // Views.
@@ -23,7 +24,7 @@ export function setView(view) {
     $(`tab-${v}`).setAttribute("aria-selected", String(v === view));
     $(`tab-${v}`).tabIndex = v === view ? 0 : -1;
   }
-  document.querySelector(".shell").classList.toggle("full", view === "diagnose");
+  document.querySelector(".shell").classList.toggle("full", view === "diagnose" || view === "history");
   if (view !== "explore") stopAnimation();
   writeURL();
   refreshView();
@@ -31,6 +32,7 @@ export function setView(view) {
 }
 
 export function refreshView() {
+  if (state.view === "history") { if (!lab.history) loadHistory(); return; }
   if (!lab.info) return;
   if (state.view === "explore") {
     if (!lab.lastRun || lab.lastRun.key !== context() || lab.lastRun.lr !== state.lr) runSoon();
@@ -164,6 +166,11 @@ function bind() {
   $("sweep-run").addEventListener("click", runSweep);
   $("export-sweep-csv").addEventListener("click", () => exportSweep("csv"));
   $("export-sweep-json").addEventListener("click", () => exportSweep("json"));
+  $("heatmap-run").addEventListener("click", runHeatmap);
+  $("heatmap-values").addEventListener("keydown", (e) => { if (e.key === "Enter") runHeatmap(); });
+  $("export-heatmap-json").addEventListener("click", exportHeatmap);
+  $("history-refresh").addEventListener("click", loadHistory);
+  $("history-both").addEventListener("click", openBoth);
   $("suggest").addEventListener("click", suggest);
   for (const b of document.querySelectorAll("button.png[data-plot]")) {
     b.addEventListener("click", () => png(b.dataset.plot, b.dataset.name));

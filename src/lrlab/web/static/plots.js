@@ -144,6 +144,6 @@ export function emptyPlots() {
   Plotly.newPlot("plot-log", [], { ...layout, annotations: [{ text: "The loss curve of a dropped log appears here.",
     xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#94a3b8" } }] },
   { ...CONFIG, displayModeBar: false });
-  for (const id of ["plot-path", "plot-cost", "plot-steps", "plot-sweep", "plot-log"]) observe($(id));
+  for (const id of ["plot-path", "plot-cost", "plot-steps", "plot-sweep", "plot-heatmap", "plot-history", "plot-log"]) observe($(id));
   $("plot-path").on("plotly_click", setStartFromPlot);
 }

@@ -3,7 +3,7 @@
 import { $, parseList, parseNumber } from "./dom.js";
 
 export const DASHES = ["solid", "dash", "dot", "dashdot", "longdash"];
-export const VIEWS = ["explore", "compare", "sweep", "diagnose"];
+export const VIEWS = ["explore", "compare", "sweep", "diagnose", "history"];
 export const DEFAULT_OBJECTIVE = "himmelblau";
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 export const CONFIG = {
@@ -27,6 +27,8 @@ export const lab = {
   lastRun: null,       // the explore view's run
   lastCompare: null,   // {kind: "compare" | "pictures", data, key}
   lastSweep: null,     // {data, key}
+  lastHeatmap: null,   // {data, key}
+  history: null,       // the store's listing, as /api/history gives it
   lastLog: null,       // {data, file}
   anim: null,
   surfaceCache: null,  // {name, traces}

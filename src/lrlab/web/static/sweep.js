@@ -1,7 +1,7 @@
 /* Sweep: final cost against the learning rate, coloured by regime, with the 1/L and 2/L marks. */
 import { aborted, api, busy, complain, fresh } from "./api.js";
 import { setView } from "./app.js";
-import { $, csv, download, el, finite, fmt, parseNumber, slug } from "./dom.js";
+import { $, csv, download, el, finite, fmt, parseList, parseNumber, slug } from "./dom.js";
 import { setLR } from "./explore.js";
 import { axisTitle, baseLayout } from "./plots.js";
 import { CONFIG, context, lab, regimeColor, regimeLabel, regimeNames, request, state, writeURL } from "./state.js";
@@ -101,4 +101,114 @@ export function exportSweep(kind) {
   const rows = [["lr", "final_loss", "regime", "diverged_at", "confidence"]];
   for (const r of d.runs) rows.push([r.lr, r.final_loss, r.regime, r.diverged_at, r.confidence]);
   download(`${name}.csv`, csv(rows), "text/csv");
+}
+
+// ---------------------------------------------------------------------------------------
+// Heatmap: learning rate x momentum, each cell one run of one batched sweep, coloured by its
+// regime as the library diagnosed it, with the stability boundary the library gives.
+
+export async function runHeatmap() {
+  if (!lab.info) return;
+  const values = parseList($("heatmap-values").value);
+  if (!values || !values.length || values.some((v) => !(v >= 0 && v < 1))) {
+    $("heatmap-values").setAttribute("aria-invalid", "true");
+    complain("momentum values: give numbers from 0 to below 1, separated by commas");
+    return;
+  }
+  $("heatmap-values").removeAttribute("aria-invalid");
+  const rows = [...new Set(values)].slice(0, 12);
+  // Every pair is a run: the learning rates shrink so that the pairs stay within the lanes.
+  const num = Math.max(2, Math.min(state.num || 16, Math.floor(lab.info.limits.lanes / rows.length)));
+  const name = state.optimizer === "rmsprop" ? "rmsprop" : "sgd";
+  const body = request({ num, optimizer: { name, momentum: rows } });
+  if (state.lo) body.lr_min = state.lo;
+  if (state.hi) body.lr_max = state.hi;
+  const signal = fresh("heatmap");
+  busy(+1);
+  try {
+    const d = await api("/api/heatmap", body, signal);
+    lab.lastHeatmap = { data: d, key: context() };
+    renderHeatmap(d);
+  } catch (e) {
+    if (!aborted(e)) complain(e.message);
+  } finally {
+    busy(-1);
+  }
+}
+
+export function renderHeatmap(d) {
+  const names = regimeNames();
+  const n = Math.max(1, names.length);
+  // A stepped colour scale: regime k fills [k/n, (k+1)/n]; a cell holds k + 0.5.
+  const colorscale = [];
+  names.forEach((r, k) => { colorscale.push([k / n, regimeColor(r)], [(k + 1) / n, regimeColor(r)]); });
+  const x = d.lrs.map((lr) => Math.log10(lr));
+  const y = d.values.map((v) => String(v));
+  const z = d.regimes.map((row) => row.map((r) => names.indexOf(r) + 0.5));
+  const text = d.regimes.map((row, i) => row.map((r, j) => {
+    const c = d.costs[i][j];
+    return `α = ${fmt(d.lrs[j], 4)}<br>${d.name} = ${d.values[i]}<br>${regimeLabel(r)}<br>` +
+      (c === null ? "diverged" : `final cost ${fmt(c, 4)}`);
+  }));
+  const traces = [{
+    type: "heatmap", x, y, z, text, zmin: 0, zmax: n, colorscale, showscale: false, xgap: 1, ygap: 1,
+    hovertemplate: "%{text}<extra></extra>", name: "runs",
+  }];
+  if (d.boundary) {
+    const pts = d.boundary.map((b, i) => [b, y[i]]).filter(([b]) => b !== null && b > 0);
+    traces.push({
+      type: "scatter", mode: "lines+markers", name: "stability boundary (2 + 2β)/L",
+      x: pts.map(([b]) => Math.log10(b)), y: pts.map(([, v]) => v),
+      line: { color: "#0f172a", width: 2, dash: "dash" }, marker: { size: 6, color: "#0f172a" },
+      hovertemplate: "boundary α = %{customdata:.3g}<extra></extra>", customdata: pts.map(([b]) => b),
+    });
+  }
+  const half = x.length > 1 ? (x[x.length - 1] - x[0]) / (x.length - 1) / 2 : 0.1;  // the cells' edges
+  Plotly.react("plot-heatmap", traces, baseLayout({
+    margin: { l: 60, r: 16, t: 22, b: 44 }, showlegend: Boolean(d.boundary),
+    legend: { orientation: "h", y: 1.08, x: 0 },
+    xaxis: { ...baseLayout().xaxis, title: axisTitle("log₁₀ learning rate α"), range: [x[0] - half, x[x.length - 1] + half] },
+    yaxis: { ...baseLayout().yaxis, type: "category", title: axisTitle(d.name) },
+  }), CONFIG);
+  const gd = $("plot-heatmap");
+  if (!gd.dataset.clicks) {
+    gd.dataset.clicks = "1";
+    gd.on("plotly_click", (ev) => {
+      const p = ev.points && ev.points.find((q) => q.data.type === "heatmap");
+      const h = lab.lastHeatmap && lab.lastHeatmap.data;
+      if (!p || !h) return;
+      const [i, j] = p.pointIndex;
+      openCell(h, i, j);
+    });
+  }
+  const best = d.best;
+  const summary = [`Best α = ${fmt(best.lr, 4)} with ${d.name} = ${best[d.name]}`,
+    `${d.lrs.length} learning rates × ${d.values.length} values × ${d.steps} steps`];
+  if (d.sharpness !== null) summary.push(`L = ${fmt(d.sharpness)}`);
+  $("heatmap-summary").textContent = `${summary.join(" · ")}. Click a cell to open that run.`;
+  const legend = $("heatmap-legend");
+  legend.replaceChildren();
+  for (const regime of names) {
+    const count = d.regimes.flat().filter((r) => r === regime).length;
+    if (!count) continue;
+    legend.append(el("span", { dataset: { regime } }, el("i", { style: `background:${regimeColor(regime)}` }),
+      `${regimeLabel(regime)} (${count})`));
+  }
+  if (!d.boundary) legend.append(el("span", { class: "muted", text: "no stability boundary: the sharpness is unknown here" }));
+}
+
+/** Open the run of row i (the hyperparameter's value) and column j (the learning rate) in Explore. */
+export function openCell(d, i, j) {
+  state.optimizer = d.optimizer.name;
+  state.momentum = d.values[i];
+  $("optimizer").value = state.optimizer;
+  $("momentum").value = String(state.momentum);
+  $("momentum-value").textContent = String(state.momentum);
+  setLR(d.lrs[j], { run: false });
+  setView("explore");
+}
+
+export function exportHeatmap() {
+  if (!lab.lastHeatmap) return;
+  download(`lrlab-${slug(state.objective)}-heatmap.json`, JSON.stringify(lab.lastHeatmap.data, null, 1), "application/json");
 }
