@@ -61,7 +61,8 @@ other work at a load average of 15, torch 2.13, one thread)::
     lrlab at least matches tlrf (within 0.02 LP) on 7/9 problems
     lrlab+val at least matches tlrf+val (within 0.02 LP) on 4/9 problems
 
-    full batch (digits from the same run; wine from ``--problems wine-full``, 3 seeds)
+    full batch (digits from the same run, which its 40-minute time limit stopped before
+    digits-full/sgd-m0.9; wine from ``--problems wine-full``, 3 seeds)
     problem              best a      lrlab  lrlab+val       tlrf   tlrf+val
     -----------------------------------------------------------------------
     digits-full/adam     0.0344       0.79       0.68       0.81       0.76
