@@ -134,3 +134,17 @@ def test_no_store_says_records_are_off(client):
         "records": [],
     }
     assert "--no-store" in listing["problem"]
+
+
+def test_serve_records_into_the_clis_default_store_unless_told_otherwise(monkeypatch, tmp_path):
+    import lrlab.web.app
+    from lrlab import cli
+
+    asked = []
+    monkeypatch.setattr(lrlab.web.app, "serve", lambda **kw: asked.append(kw["store"]))
+    monkeypatch.setenv("LRLAB_STORE", f"sqlite:///{tmp_path / 'env.db'}")
+    assert cli.main(["serve"]) == 0
+    assert cli.main(["serve", "--store", "sqlite:///other.db"]) == 0
+    assert cli.main(["serve", "--no-store"]) == 0
+    assert asked == [lrlab.store.default_url(), "sqlite:///other.db", None]
+    assert asked[0] == f"sqlite:///{tmp_path / 'env.db'}"
