@@ -88,11 +88,10 @@ def test_demo_report_explains_every_regime_with_numbers(report):
     assert "<th>regime</th>" in html and "all 60 runs" in html
 
 
-def test_demo_reports_progress_and_is_quick(report):
-    _, _, calls, seconds = report
+def test_demo_reports_progress_in_order(report):
+    _, _, calls, _ = report
     assert calls and calls[-1][0] == calls[-1][1]
     assert [d for d, _ in calls] == list(range(1, len(calls) + 1))
-    assert seconds < 120
 
 
 def test_demo_runs_each_experiment_once(report):
