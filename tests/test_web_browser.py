@@ -48,7 +48,11 @@ def stored(tmp_path_factory):
             st.save(lrlab.sweep("bowl", lrs=[0.02, 0.05, 0.15], steps=80)),
         ]
         run = st.save(lrlab.descend("parabola", lr=0.3, steps=20))
-    return {"url": url, "sweeps": sweeps, "run": run}
+        momenta = lrlab.optim.sgd(momentum=[0.0, 0.5])
+        grid = st.save(
+            lrlab.sweep("parabola:L=4", lrs=[0.1, 0.3, 1.0], steps=30, optimizer=momenta)
+        )
+    return {"url": url, "sweeps": sweeps, "run": run, "grid": grid}
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +349,11 @@ def test_history_lists_opens_and_draws_two_sweeps_on_one_landscape(page, stored)
     page.click(f"#history-table tr[data-id='{stored['run']}'] button")
     wait_text(page, "history-title", "includes('run of parabola')")
     assert page.evaluate("document.getElementById('plot-history').data[0].y.length") == 21
+    # A sweep of learning rate x momentum: one series per momentum value.
+    page.click(f"#history-table tr[data-id='{stored['grid']}'] button")
+    wait_text(page, "history-title", f"includes('{stored['grid']} · sweep')")
+    names = page.evaluate("document.getElementById('plot-history').data.map((t) => t.name)")
+    assert [n.split(" ", 1)[1] for n in names] == ["momentum = 0", "momentum = 0.5"]
     for rid in stored["sweeps"]:
         page.check(f"#history-table tr[data-id='{rid}'] input[type=checkbox]")
     page.click("#history-both")

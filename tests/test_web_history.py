@@ -148,3 +148,34 @@ def test_serve_records_into_the_clis_default_store_unless_told_otherwise(monkeyp
     assert cli.main(["serve", "--no-store"]) == 0
     assert asked == [lrlab.store.default_url(), "sqlite:///other.db", None]
     assert asked[0] == f"sqlite:///{tmp_path / 'env.db'}"
+
+
+def test_a_store_error_never_breaks_an_answer_and_history_says_why(tmp_path, monkeypatch):
+    with TestClient(create_app(store=str(tmp_path / "r.db")), base_url=LOOPBACK) as c:
+        history = c.app.state.lab.history
+
+        def broken(*_a, **_k):
+            raise lrlab.store.StoreError("disk full")
+
+        monkeypatch.setattr(history.store, "save", broken)
+        r = c.post("/api/sweep", json={"objective": "parabola", "num": 3, "steps": 10})
+        assert r.status_code == 200 and len(r.json()["runs"]) == 3
+        history.flush()
+        assert "disk full" in c.get("/api/history").json()["problem"]
+
+
+def test_a_slow_store_does_not_pile_up_results(tmp_path, monkeypatch):
+    import threading
+
+    from lrlab.web.history import PENDING, History
+
+    history = History(str(tmp_path / "r.db"))
+    gate, saved = threading.Event(), []
+    monkeypatch.setattr(history.store, "save", lambda r, **_k: gate.wait() and saved.append(r))
+    run = lrlab.descend("parabola", lr=0.1, steps=3)
+    for _ in range(PENDING + 3):
+        history.record(run)
+    assert "too slow" in history.problem
+    gate.set()
+    history.flush()
+    assert len(saved) == PENDING

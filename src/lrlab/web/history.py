@@ -26,8 +26,11 @@ from typing import Any
 
 from .._format import json_list
 
-__all__ = ["CURVE_POINTS", "LIST_LIMIT", "History"]
+__all__ = ["CURVE_POINTS", "LIST_LIMIT", "PENDING", "History"]
 
+#: Most results waiting to be recorded: a store slower than the lab must not hold every
+#: sweep's lanes in memory; beyond this, results are not recorded and the view says so.
+PENDING = 16
 #: Most records one listing shows (newest first).
 LIST_LIMIT = 500
 #: Most costs (runs x recorded steps) of a sweep's curves sent with one record; a larger
@@ -41,6 +44,7 @@ class History:
     def __init__(self, url: str | None):
         self.store, self.url, self.recording, self.problem = None, url, False, None
         self._lock = threading.Lock()
+        self._pending = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="lrlab-record")
         if url is None:
             self.problem = (
@@ -71,6 +75,13 @@ class History:
         """Keep ``result`` in the store, in the background; a failure becomes ``problem``."""
         if not self.recording:
             return
+        with self._lock:
+            if self._pending >= PENDING:
+                self.problem = (
+                    f"the store is too slow: {PENDING} results were waiting, one was not recorded"
+                )
+                return
+            self._pending += 1
 
         def save():
             try:
@@ -78,6 +89,9 @@ class History:
             except Exception as e:  # a store error must never reach the answer
                 with self._lock:
                     self.problem = f"the last result could not be recorded: {e}"
+            finally:
+                with self._lock:
+                    self._pending -= 1
 
         self._writer.submit(save)
 

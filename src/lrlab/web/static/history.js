@@ -95,10 +95,17 @@ function drawLandscape(recs) {
   const finals = recs.flatMap((r) => r.output.runs.map((x) => x.final_loss)).filter((v) => v !== null);
   const log = finals.length > 0 && finals.every((v) => v > 0);
   const top = finals.length ? (log ? Math.max(...finals) * 3 : Math.max(...finals) + 1) : 1;
-  recs.forEach((rec, k) => {
-    const runs = [...rec.output.runs].sort((a, b) => a.lr - b.lr);
+  // One series per sweep, and per value of a swept hyperparameter (a heatmap's rows).
+  const series = recs.flatMap((rec) => {
+    const swept = Object.keys(rec.output.best || {}).find((key) => key !== "lr");
+    if (!swept) return [{ rec, runs: rec.output.runs, name: `${rec.id} (${rec.objective})` }];
+    const values = [...new Set(rec.output.runs.map((r) => r[swept]))];
+    return values.map((v) => ({ rec, runs: rec.output.runs.filter((r) => r[swept] === v), name: `${rec.id} ${swept} = ${v}` }));
+  });
+  series.forEach(({ rec, runs: rows, name }, k) => {
+    const runs = [...rows].sort((a, b) => a.lr - b.lr);
     traces.push({
-      type: "scatter", mode: "lines+markers", name: `${rec.id} (${rec.objective})`,
+      type: "scatter", mode: "lines+markers", name,
       x: runs.map((r) => r.lr), y: runs.map((r) => (r.final_loss === null ? top : r.final_loss)),
       text: runs.map((r) => `${regimeLabel(r.regime)}${r.momentum !== undefined ? ` · momentum ${r.momentum}` : ""}` +
         (r.final_loss === null ? ` · diverged at step ${r.diverged_at}` : "")),
