@@ -215,7 +215,7 @@ def test_batched_http_answers_are_what_each_request_alone_gets():
 
         def gathered():
             with sched.lock:
-                batch = sched.open.get(("lanes", "booth", 60, None))
+                batch = sched.open.get(("lanes", "booth", 60, None, None))  # no start, plain SGD
                 return len(batch.asks) if batch else 0
 
         give_up = time.monotonic() + 60

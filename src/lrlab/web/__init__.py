@@ -7,6 +7,7 @@ uses is served by the application itself, so it works with no internet.
 Modules: :mod:`~lrlab.web.schemas` (limits, request and response bodies),
 :mod:`~lrlab.web.routes` (what each endpoint computes, through the library),
 :mod:`~lrlab.web.scheduler` (light and heavy lanes, bounded queues, deadlines, batching),
+:mod:`~lrlab.web.history` (the store the lab records into and the History view reads),
 :mod:`~lrlab.web.app` (the application); ``static/`` holds the page, ES modules with no build.
 
 Example:
