@@ -8,7 +8,12 @@ Prints, measured side by side in one run on this machine:
 2. the achieved GFLOP/s of the ``digits-mlp`` sweep as a fraction of this machine's float32
    matmul peak, measured in the same run (target >= 50%);
 3. lane-steps per second on rosenbrock with 100,000 learning rates x 1,000 steps
-   (target >= 5e7).
+   (target >= 5e7);
+4. Adam sweeps beside the SGD rows, against sequential ``torch.optim.Adam`` runs (an Adam
+   sweep should cost at most 1.3x the SGD sweep on the same problem);
+5. the peak memory a rosenbrock sweep adds over the imported library, for
+   ``record="summary"`` (target <= 100 MB) and ``"full"`` (<= 1.2x the bytes returned +
+   100 MB), each in a fresh subprocess (``--memory`` runs only these).
 
 Each time is the best of two repeats (three for rosenbrock), sequential and batched
 interleaved so that both see the machine in the same state.
@@ -31,6 +36,20 @@ Other runs on the same code: digits-mlp 2.2-2.6x and 51-63% of peak; rosenbrock 
 3.8e7-6.3e7 lane-steps/s, depending on the other tenants.
 Before the stacked path had its hand-written
 backward over blocks of samples, the same script gave digits-mlp 1.1x and 28%.
+
+Optimizers and memory (this version; the machine under heavy load, load average about 15 on
+2 cores, matmul peak measured at 18-27 GFLOP/s instead of 199, so absolute times mean
+little; ratios come from one run each)::
+
+    rosenbrock 100000 lanes x 1000 steps (lr 1e-6..2e-3, every lane alive), record=summary:
+        adds 55 MB over the imported library and returns 52 MB (target <= 100 MB)
+    rosenbrock 100000 lanes x 1000 steps, record=full:
+        adds 1536 MB over the imported library and returns 1532 MB (target <= 1938 MB)
+    cancer-logistic 64 lrs x 200 steps, best of 3: Adam sweep 1.07x the SGD sweep
+        (target <= 1.3x; SGD with momentum 0.9 1.53x in the same run, the noisiest row)
+
+The digits-mlp Adam rows and the speed table did not finish under that load; run
+``python benchmarks/sweep.py`` on a quiet machine to fill them in.
 
 The 4x target for digits-mlp is out of reach on this machine: a sequential step takes about
 0.75 ms a lane, so 4x leaves 12 ms for a batched step of 64 lanes, and its matrix products
