@@ -242,7 +242,11 @@ def test_stability_limit_values():
         (lambda: optim.sgd(momentum="0.9"), TypeError, "real number"),
         (lambda: optim.sgd(momentum=math.nan), ValueError, "finite"),
         (lambda: optim.get("adma"), ValueError, "did you mean adam"),
-        (lambda: optim.get({"name": "sgd", "momentun": 0.9}), ValueError, "momentun=0.9 .*did you mean momentum"),
+        (
+            lambda: optim.get({"name": "sgd", "momentun": 0.9}),
+            ValueError,
+            "momentun=0.9 .*did you mean momentum",
+        ),
         (lambda: optim.get(3), TypeError, "optimizer"),
         (
             lambda: lrlab.descend("parabola", 0.1, optimizer=optim.sgd(momentum=[0.0, 0.5])),
