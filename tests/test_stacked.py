@@ -1,7 +1,5 @@
 """The stacked fast path gives the same costs and gradients as one model per lane."""
 
-import time
-
 import pytest
 import torch
 from torch import nn
@@ -151,37 +149,3 @@ def test_tanh_is_close_to_torch_everywhere():
     z = torch.cat([torch.linspace(-30, 30, 200_001), torch.tensor([0.0, -0.0, inf, -inf])])
     torch.testing.assert_close(stacked._tanh_(z.clone()), torch.tanh(z), rtol=0, atol=2e-7)
     assert torch.isnan(stacked._tanh_(torch.tensor([float("nan")]))).all()
-
-
-def test_thread_count_never_changes_the_numbers():
-    """The calibration may run a stack on one thread or on torch's: same bits either way."""
-    torch.manual_seed(3)
-    model = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
-    x, y = torch.randn(600, 64), torch.randint(0, 10, (600,))
-    W = 0.1 * torch.randn(32, 64 * 64 + 64 + 64 * 10 + 10)
-    before = torch.get_num_threads()
-    results = {}
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
-            results[n] = stacked_lanes(model, nn.CrossEntropyLoss(), 0.01)(W, (x, y))
-            assert torch.get_num_threads() == n  # restored after the call
-    finally:
-        torch.set_num_threads(before)
-    torch.testing.assert_close(results[1], results[2], rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("slow_on_many, expected", [(True, 1), (False, 2)])
-def test_calibration_keeps_the_faster_thread_count(slow_on_many, expected):
-    seen = []
-
-    def evaluate():
-        n = torch.get_num_threads()
-        seen.append(n)
-        if (n > 1) == slow_on_many:
-            time.sleep(0.01)
-
-    before = torch.get_num_threads()
-    assert stacked._calibrate(evaluate, 2) == expected
-    assert torch.get_num_threads() == before
-    assert sorted(seen) == [1] * stacked.CALIBRATION_ROUNDS + [2] * stacked.CALIBRATION_ROUNDS

@@ -21,30 +21,20 @@ rounding (on the CPU, tanh goes through the faster sigmoid, within 2e-7 of torch
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CALIBRATION_ROUNDS", "CPU_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
+__all__ = ["CPU_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
 
 CPU_BLOCK_BYTES = 8 * 2**20
 """On the CPU, the samples go through in blocks of columns whose widest ``(K, features,
 columns)`` activation takes about this much memory (64 lanes of a 64-unit layer: 512
 columns). Other devices take the whole batch at once."""
-
-CALIBRATION_ROUNDS = 2
-"""On the CPU, the first call for a shape of lanes and data times this many evaluations on
-torch's thread count and on one thread, interleaved, and keeps the faster for that shape.
-Every product and reduction here splits work over lanes and features, never over the summed
-dimension, so the numbers are the same on any thread count (tested); only the time is not.
-On a machine whose cores other processes share, each parallel region waits at its barrier
-for a thread the scheduler took away, and one thread measured 3x faster than two."""
 
 _ELEMENTWISE = (
     nn.Tanh,
@@ -221,36 +211,6 @@ def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
     return bce, count
 
 
-# --- threads ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    """torch's intra-op thread count set to ``n`` inside the block (process-wide)."""
-    before = torch.get_num_threads()
-    if n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _calibrate(evaluate: Callable[[], object], many: int) -> int:
-    """``many`` or 1, whichever thread count runs ``evaluate`` faster, best of
-    :data:`CALIBRATION_ROUNDS` interleaved timings each."""
-    best = {many: math.inf, 1: math.inf}
-    for _ in range(CALIBRATION_ROUNDS):
-        for n in best:
-            with _threads(n):
-                t0 = time.perf_counter()
-                evaluate()
-                best[n] = min(best[n], time.perf_counter() - t0)
-    return min(best, key=best.get)
-
-
 # --- the stack -------------------------------------------------------------------------
 
 
@@ -292,9 +252,6 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
     # devices' allocators already cache memory.
     idle: list[_Buffers] = []
 
-    # The thread count each shape of (lanes, samples, dtype) runs fastest with, on the CPU.
-    threads_for: dict[tuple, int] = {}
-
     def lanes(W: torch.Tensor, batch) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
@@ -302,15 +259,7 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         buffers = idle.pop() if idle else _Buffers()
         try:
             with torch.no_grad():
-                W = W.detach()
-                many = torch.get_num_threads()
-                if W.device.type != "cpu" or many == 1:
-                    return _lanes(W, x, y, buffers)
-                key = (W.shape[0], x.shape[0], W.dtype)
-                if key not in threads_for:
-                    threads_for[key] = _calibrate(lambda: _lanes(W, x, y, buffers), many)
-                with _threads(threads_for[key]):
-                    return _lanes(W, x, y, buffers)
+                return _lanes(W.detach(), x, y, buffers)
         finally:
             if W.device.type == "cpu":
                 idle.append(buffers)
