@@ -21,6 +21,7 @@ Their exact minimum is computed once, on first use, by Newton's method in float6
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +135,9 @@ def _data(loader: str, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+_GLOBAL_RNG = threading.Lock()
+
+
 def build(
     name: str,
     *,
@@ -169,16 +173,20 @@ def build(
         loss_fn = nn.CrossEntropyLoss()
     n_in, n_out = problem.inputs, problem.outputs
     width = hidden if hidden is not None else problem.hidden
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        if width is None:
-            model: nn.Module = nn.Linear(n_in, n_out)
-        else:
-            model = nn.Sequential(nn.Linear(n_in, width), nn.Tanh(), nn.Linear(width, n_out))
-    finally:
-        # Building a problem must not disturb the caller's random stream.
-        torch.random.set_rng_state(gen_state)
+    # PyTorch's default initialisation draws from the global generator: seeding it, building
+    # and putting the caller's state back is one step under a lock, or two threads building
+    # problems at once (the web lab's heavy requests) would draw each other's numbers.
+    with _GLOBAL_RNG:
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            if width is None:
+                model: nn.Module = nn.Linear(n_in, n_out)
+            else:
+                model = nn.Sequential(nn.Linear(n_in, width), nn.Tanh(), nn.Linear(width, n_out))
+        finally:
+            # Building a problem must not disturb the caller's random stream.
+            torch.random.set_rng_state(gen_state)
     return model.to(dtype), loss_fn, (Xt, yt), problem
 
 
