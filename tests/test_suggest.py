@@ -96,7 +96,7 @@ def test_dataset_progress_against_dense_grid(name):
     assert np_ >= 0.9
     assert s.lr < s.lr_max
     rt = s.methods["range_test"]
-    assert rt["lr"] is not None and set(rt["suggestions"]) == {"valley", "steepest", "min_div_10"}
+    assert rt["lr"] is not None and {"valley", "steepest", "min_div_10"} <= set(rt["suggestions"])
 
 
 def test_mini_batch_network_against_grid():
