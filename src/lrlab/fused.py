@@ -41,9 +41,10 @@ __all__ += ["compiler_available", "wanted"]
 __all__ += ["fused_step", "last_compile_seconds", "scope"]
 
 #: Fuse from this many lane-steps on: the eager step does about 1e7 lane-steps/s, so this is
-#: a sweep of several seconds, which a compile found in inductor's disk cache (a few seconds)
-#: pays for; a first compile is paid once per objective and machine.
-MIN_LANE_STEPS = 50_000_000
+#: a sweep of a minute or more. A first compile costs 20-80 s on a 2-core machine (a few
+#: seconds once inductor's disk cache has it), and a shorter sweep would wait longer for the
+#: compiler than it saves; ``LRLAB_FUSED=on`` fuses any sweep.
+MIN_LANE_STEPS = 1_000_000_000
 #: Below this many active lanes a step is cheap either way, and a new lane count of 0 or 1
 #: would make the compiler specialise again (another compile): the eager step takes over.
 MIN_ACTIVE_LANES = 1024
