@@ -39,9 +39,10 @@ def test_compiler_found_on_path_or_cxx(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "mode, name, lanes, steps, expected",
     [
-        ("auto", "rosenbrock", 100_000, 1000, True),
+        ("auto", "rosenbrock", 1_000_000, 1000, True),
+        ("auto", "rosenbrock", 100_000, 1000, False),  # a first compile would cost more
         ("auto", "rosenbrock", 64, 200, False),  # too small to pay for a compile
-        ("auto", "x**2 + 3*y", 50_000, 1000, True),  # expressions too
+        ("auto", "x**2 + 3*y", 500_000, 2000, True),  # expressions too
         ("auto", "cancer-logistic", 100_000, 1000, False),  # not analytic
         ("off", "rosenbrock", 100_000, 1000, False),
         ("on", "rosenbrock", 4, 3, True),

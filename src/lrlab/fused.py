@@ -83,7 +83,7 @@ def wanted(f, lanes: int, steps: int) -> bool:
 
     Example:
         >>> from lrlab import objective
-        >>> wanted(objective("rosenbrock"), 100_000, 1000) == compiler_available()
+        >>> wanted(objective("rosenbrock"), 1_000_000, 1000) == compiler_available()
         True
         >>> wanted(objective("rosenbrock"), 64, 200), wanted(objective("cancer-logistic"), 10**6, 1000)
         (False, False)
