@@ -54,7 +54,7 @@ from .objectives import objective as make_objective
 from .schedules import Schedule
 
 __all__ = ["MAX_LANES", "MAX_STEPS", "RECORDS", "EngineState", "Run", "Sweep", "descend"]
-__all__ += ["lr_grid", "merge", "run_sweep", "sweep"]
+__all__ += ["lr_grid", "merge", "run_sweep", "sweep", "sweep_floor"]
 
 MAX_STEPS = 1_000_000
 MAX_LANES = 1_000_000
@@ -855,7 +855,14 @@ def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
     return f, lrs, steps, w0, bool(keep_params), rule, record
 
 
-def _floor(final: np.ndarray, known: float | None) -> float | None:
+def sweep_floor(final: np.ndarray, known: float | None) -> float | None:
+    """The cost a sweep's runs are judged against: the best final cost of its lanes, never
+    below the known minimum (the best cost any learning rate reached within the budget).
+
+    Example:
+        >>> sweep_floor(np.array([3.0, 1.5, np.inf]), known=0.0), sweep_floor(np.array([np.nan]), None)
+        (1.5, None)
+    """
     finite = final[np.isfinite(final)]
     floor = float(finite.min()) if finite.size else None
     if known is not None:
@@ -980,7 +987,7 @@ def run_sweep(
         objective=f.name,
         steps=steps,
         lrs=lane_lrs,
-        floor=_floor(out.final, f.minimum),
+        floor=sweep_floor(out.final, f.minimum),
         _lanes=out,
         optimizer=rule,
         record=record,
@@ -1039,7 +1046,7 @@ def merge(shards: Sequence[Sweep]) -> Sweep:
     return replace(
         first,
         lrs=np.concatenate([s.lrs for s in shards]),
-        floor=_floor(lanes.final, first._known_minimum),
+        floor=sweep_floor(lanes.final, first._known_minimum),
         _lanes=lanes,
     )
 

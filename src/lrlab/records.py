@@ -188,7 +188,7 @@ class Plan:
             objective=self.name,
             steps=self.steps,
             lrs=lane_lrs,
-            floor=descent._floor(lanes.final, self.known_minimum),
+            floor=descent.sweep_floor(lanes.final, self.known_minimum),
             _lanes=lanes,
             optimizer=optim.get(self.optimizer),
             record=self.record,

@@ -283,7 +283,7 @@ def _answer(f: Objective) -> Callable:
 def _sweep_floor(f: Objective, runs: list[descent.Run]) -> float | None:
     """The floor :func:`lrlab.sweep` gives a sweep of these runs alone (their lanes are shared
     with other requests' here), by the library's one rule for it."""
-    return descent._floor(np.array([r.final_loss for r in runs], dtype=float), f.minimum)
+    return descent.sweep_floor(np.array([r.final_loss for r in runs], dtype=float), f.minimum)
 
 
 async def _lanes(lab: Lab, f: Objective, steps: int, start, ask: _Lanes, rule=None) -> Response:
