@@ -119,6 +119,16 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
 ]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Gradient steps per run.")]
+# A loss log's options, the same for diagnose and watch.
+ColumnOpt = Annotated[
+    str | None, typer.Option("--column", help="Column, key, tag or metric to read.")
+]
+LogLrOpt = Annotated[
+    float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
+]
+FloorOpt = Annotated[
+    float | None, typer.Option("--floor", help="The best reachable loss, if known.")
+]
 StartOpt = Annotated[
     str | None, typer.Option("--start", help="Starting point, comma-separated: -1.5,2")
 ]
@@ -446,15 +456,9 @@ def suggest(
 @app.command()
 def diagnose(
     file: Annotated[Path, typer.Argument(help=_LOG_HELP)],
-    column: Annotated[
-        str | None, typer.Option("--column", help="Column, key, tag or metric to read.")
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
-    ] = None,
-    floor: Annotated[
-        float | None, typer.Option("--floor", help="The best reachable loss, if known.")
-    ] = None,
+    column: ColumnOpt = None,
+    lr: LogLrOpt = None,
+    floor: FloorOpt = None,
     json_out: JsonOpt = False,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
@@ -484,15 +488,9 @@ def diagnose(
 @app.command()
 def watch(
     file: Annotated[Path, typer.Argument(help=_LOG_HELP + " It may not exist yet.")],
-    column: Annotated[
-        str | None, typer.Option("--column", help="Column, key, tag or metric to read.")
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help="The run's learning rate, for concrete advice.")
-    ] = None,
-    floor: Annotated[
-        float | None, typer.Option("--floor", help="The best reachable loss, if known.")
-    ] = None,
+    column: ColumnOpt = None,
+    lr: LogLrOpt = None,
+    floor: FloorOpt = None,
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between two looks at the log.")
     ] = 0.5,
