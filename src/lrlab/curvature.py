@@ -58,6 +58,7 @@ import numpy as np
 import torch
 
 from . import _checks
+from .objectives import objective
 
 __all__ = ["hessian_eigenvalues", "sharpness"]
 
@@ -204,8 +205,6 @@ def _lanczos(
 
 
 def _prepare(f, at, k, tol, max_iter, seed, progress=None):
-    from .objectives import objective
-
     f = objective(f)
     w = f.point(at)
     tol = _checks.positive_float("tol", tol)

@@ -49,8 +49,10 @@ from . import _checks
 from . import fused as _fused
 from . import optim as _optim
 from ._format import json_list, json_safe
+from .curvature import sharpness
 from .objectives import Objective
 from .objectives import objective as make_objective
+from .regimes import diagnose
 from .schedules import Schedule
 
 __all__ = ["MAX_LANES", "MAX_STEPS", "RECORDS", "EngineState", "Run", "Sweep", "descend"]
@@ -128,8 +130,6 @@ class Run:
     @cached_property
     def diagnosis(self):
         """The run's regime, confidence, evidence and advice (see :func:`lrlab.diagnose`)."""
-        from .regimes import diagnose
-
         return diagnose(
             self.losses,
             floor=self.floor,
@@ -921,8 +921,6 @@ def descend(
     out = _engine(f, lrs, steps, w0, schedule, rule, "full", keep, None)
     run = _runs(f.name, lrs, steps, out, f.minimum, rule)[0]
     if track_sharpness is not None:
-        from .curvature import sharpness
-
         n = len(run.losses) - 1
         at = sorted(set(range(0, n + 1, track_sharpness)) | {n})
         track = np.array([(t, sharpness(f, at=run.params[t])) for t in at])

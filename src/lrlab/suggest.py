@@ -60,6 +60,10 @@ from torch import nn
 from . import _checks
 from . import optim as _optim
 from ._format import fmt, json_safe
+from .curvature import _top
+from .descent import descend, sweep
+from .objectives import objective
+from .range_test import range_test
 
 __all__ = ["AGREE_FACTOR", "SAFETY", "Suggestion", "suggest"]
 
@@ -146,8 +150,6 @@ def _curvature(f, w0: torch.Tensor, steps: int, seed: int, rule, poll=None) -> d
     """Sharpness at the start and along a short run at ``1/|L0|``; the largest is the bound,
     through the rule's own stability limit (``2/L`` for plain SGD, ``(2 + 2*beta)/L`` for
     heavy-ball momentum; none for adaptive rules, whose steps are rescaled per coordinate)."""
-    from .curvature import _top
-    from .descent import descend
 
     def measure(at, v0=None):
         # Only a few per cent of accuracy matters here; the default 1e-6 would cost far more
@@ -206,12 +208,6 @@ class _Parameters(nn.Module):
 
 
 def _range_test(f, w0: torch.Tensor, curvature: dict, rule, num_iter: int = 100) -> dict:
-    # Through the package: importing the submodule by name would rebind the public function
-    # ``lrlab.range_test`` to the module of the same name.
-    from . import range_test as public
-
-    range_test = getattr(public, "range_test", public)
-
     L = curvature["sharpness"]
     # An adaptive rule's step does not scale with 1/L: the usual range from 1e-7 to 10.
     start_lr, end_lr = (1e-4 / L, 1e3 / L) if L and not rule.adaptive else (1e-7, 10.0)
@@ -255,8 +251,6 @@ class _Trials:
         self.final: dict[float, float] = {}
 
     def run(self, lrs) -> None:
-        from .descent import sweep
-
         lrs = [float(a) for a in lrs if _LR_FLOOR <= a <= _LR_CEIL and float(a) not in self.final]
         if not lrs:
             return
@@ -426,8 +420,6 @@ def suggest(
         >>> s.lr < s.lr_max, set(s.methods) == {"curvature", "sweep"}
         (True, True)
     """
-    from .objectives import objective
-
     f = objective(f)
     rule = _optim.get(optimizer)
     if rule.swept:
