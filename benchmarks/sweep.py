@@ -127,16 +127,22 @@ def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
 
 # A subprocess that reports the peak memory a sweep adds to the imported library.
 _MEMORY = """
-import resource, sys, numpy as np, lrlab
+import sys, numpy as np, lrlab
+
+def peak_rss():
+    # This process's own high-water mark. ru_maxrss would not do: Linux carries a parent's
+    # peak over fork and exec, so after the speed rows it reads the benchmark's own peak.
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
 lanes, steps, record = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lrs = lrlab.lr_grid(1e-6, 2e-3, lanes)
 lrlab.sweep("rosenbrock", lrs=lrs[:10], steps=10, record=record)  # everything imported
 f = lrlab.objective("rosenbrock")
 if lrlab.fused.wanted(f, lanes, steps):  # the compiled step counts as part of the library
     lrlab.fused.fused_step(f)(f.start.expand(4096, 2).clone())
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = peak_rss()
 sw = lrlab.sweep("rosenbrock", lrs=lrs, steps=steps, record=record)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_rss()
 kept = sum(a.nbytes for a in vars(sw._lanes).values() if isinstance(a, np.ndarray))
 print(peak - before, kept)
 """
