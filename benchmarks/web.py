@@ -20,10 +20,10 @@ Target: p95 server-side latency under 100 ms with 20 concurrent clients, and no 
 (``--mixed``): light requests (the catalogue, a 300-step run on a 2-D function) answered
 within a second while clients keep the heavy lane busy with digits-mlp sweeps.
 
-Split into light and heavy lanes (the current lab), measured on 2 cores shared with about
-eight other busy engineers' work (load average 11 to 17, so every absolute number here is
-several times what a quiet machine gives; ratios were measured back to back in one run,
-against the lab before the split, ``--baseline`` from the commit before it):
+Split into light and heavy lanes (the current lab), measured on 2 cores shared with other
+heavy work (load average 11 to 17, so every absolute number here is several times what a quiet
+machine gives; ratios were measured back to back in one run, against the lab before the split,
+``--baseline`` from the commit before it; a quiet machine's numbers are in benchmarks/README.md):
 
 =======================================  ===============  ===============  ==========
 case                                     this lab p95     before p95       ratio
