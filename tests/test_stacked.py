@@ -149,3 +149,22 @@ def test_tanh_is_close_to_torch_everywhere():
     z = torch.cat([torch.linspace(-30, 30, 200_001), torch.tensor([0.0, -0.0, inf, -inf])])
     torch.testing.assert_close(stacked._tanh_(z.clone()), torch.tanh(z), rtol=0, atol=2e-7)
     assert torch.isnan(stacked._tanh_(torch.tensor([float("nan")]))).all()
+
+
+def test_saturated_logits_give_no_subnormal_gradient():
+    # Logits about 95 apart put softmax probabilities below float32's smallest normal number:
+    # the cross-entropy's gradient flushes them to zero (they would slow every product that
+    # reads them) and still equals autograd's to float tolerance.
+    torch.manual_seed(0)
+    y = torch.randint(0, 5, (64,))
+    logits = torch.randn(2, 5, 64)
+    logits[1] *= 95 / logits[1].abs().max()
+    block_loss, _ = stacked._block_loss(nn.CrossEntropyLoss(), y)
+    _, grad = block_loss(logits.clone(), slice(0, 64), stacked._Buffers())
+    tiny = torch.finfo(torch.float32).tiny
+    ref = logits.clone().requires_grad_(True)
+    loss = sum(nn.functional.cross_entropy(ref[k].T, y) for k in range(2))
+    (expected,) = torch.autograd.grad(loss, ref)
+    assert ((expected != 0) & (expected.abs() < tiny)).any()  # the case is real
+    assert not ((grad != 0) & (grad.abs() < tiny)).any()
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
