@@ -198,10 +198,10 @@ class Plan:
 
 def _plan(f, lrs, steps, start, schedule, optimizer, record, keep_params) -> tuple[Objective, Plan]:
     # Every argument is checked here, before a record is written or any work starts.
-    prepared = descent._prepare(f, lrs, steps, start, keep_params, optimizer, record)
-    f, steps, w0 = prepared[0], prepared[2], prepared[3]
-    rule, record = optim.get(optimizer), descent._check_record(record)
-    base = descent._check_lrs(lrs)
+    f, _, steps, w0, _, rule, record = descent._prepare(
+        f, lrs, steps, start, keep_params, optimizer, record
+    )
+    base = descent._check_lrs(lrs)  # the learning rates as given, before the product
     factors = None
     if schedule is not None:
         factors = tuple(float(schedule(t)) for t in range(steps))
