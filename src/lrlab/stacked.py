@@ -16,7 +16,7 @@ memory. Blocks and calls reuse the same buffers: a fresh multi-megabyte tensor c
 fault per 4 KiB on first touch, about as much as the arithmetic on it.
 
 Other models go through ``torch.func.vmap`` instead; both give the same numbers up to float
-rounding (on the CPU, tanh goes through the faster sigmoid, within 2e-7 of torch's tanh).
+rounding.
 """
 
 from __future__ import annotations
@@ -121,20 +121,10 @@ def _linear_backward(w, gw, gb, a, g, out) -> torch.Tensor | None:
 # --- activations -----------------------------------------------------------------------
 
 
-def _tanh_(z: torch.Tensor) -> torch.Tensor:
-    """``tanh(z)`` in place. On the CPU as ``2 sigmoid(2z) - 1``: five times as fast as
-    torch's tanh kernel, which there costs as much as the matrix products around it. The
-    absolute error stays below 2e-7 in float32 (4e-16 in float64), comparable to the rounding
-    error of the dot product that gave ``z``."""
-    if z.device.type != "cpu":
-        return z.tanh_()
-    return z.mul_(2).sigmoid_().mul_(2).sub_(1)
-
-
 # Activations computed in place, with autograd's backward from the output alone:
 # type -> (forward in place, (dL/d output, output) -> dL/d input over dL/d output).
 _FROM_OUTPUT: dict[type, tuple[Callable, Callable]] = {
-    nn.Tanh: (_tanh_, lambda g, a: _aten.tanh_backward.grad_input(g, a, grad_input=g)),
+    nn.Tanh: (torch.tanh_, lambda g, a: _aten.tanh_backward.grad_input(g, a, grad_input=g)),
     nn.Sigmoid: (
         torch.sigmoid_,
         lambda g, a: _aten.sigmoid_backward.grad_input(g, a, grad_input=g),
@@ -187,13 +177,14 @@ def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
             logp = _aten._log_softmax.out(out, 1, False, out=buffers.get("logp", out.shape, out))
             target = y[cols].expand(out.shape[0], 1, -1)
             picked = logp.gather(1, target)
-            # Below this log-probability p / N is a subnormal float. A lane whose large learning
+            p = logp.exp_()
+            # Below this probability p / N is a subnormal float. A lane whose large learning
             # rate saturated its network has many, and every matrix product that reads them runs
             # several times slower on the CPU (an Adam sweep of digits-mlp: 2.8x the SGD
             # sweep). They are flushed to zero, as a GPU or a CPU in flush-to-zero mode would.
-            logp.masked_fill_(logp < math.log(torch.finfo(logp.dtype).tiny * N), -math.inf)
+            F.threshold_(p, torch.finfo(p.dtype).tiny * N, 0.0)
             # dL/d out = (softmax - onehot) / N, where softmax - 1 = expm1(log p) at the target.
-            grad = logp.exp_().scatter_(1, target, picked.expm1()).div_(N)
+            grad = p.scatter_(1, target, picked.expm1()).div_(N)
             return -picked.sum(dim=(1, 2)), grad
 
         return cross_entropy, N
@@ -273,12 +264,33 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
         K, N = W.shape[0], x.shape[0]
         block_loss, count = _block_loss(loss_fn, y)
         # Each parameter as a contiguous (K, ...) copy, and its gradient summed over blocks.
+        # The first layer's bias rides in its product as one more input, a column of ones
+        # beside the data: a separate bias costs a pass over the layer's output in each
+        # direction (a broadcast copy before the product, a sum after it), the widest tensors
+        # there are, for 1/d more arithmetic in the products.
+        first = slots[0]
+        fold = first[1] is not None
+        if fold:
+            d = x.shape[1]
+            xa = buffers.get("data", (N, d + 1), x)
+            xa[:, :d] = x
+            xa[:, d] = 1.0
+            x = xa
+            wb = buffers.get("first", (K, shapes[0][0], d + 1), W)
+            gwb = buffers.get("first grad", wb.shape, W).zero_()
+        # Each parameter as a contiguous (K, ...) copy (the first layer's as views of one
+        # (K, out, d + 1) tensor), and its gradient summed over blocks.
         pieces = W.split([math.prod(s) for s in shapes], dim=1)
-        params = [
-            buffers.get(("param", k), (K, *s), W).copy_(p.view(K, *s))
-            for k, (p, s) in enumerate(zip(pieces, shapes))
-        ]
-        grads = [buffers.get(("grad", k), (K, *s), W).zero_() for k, s in enumerate(shapes)]
+        params, grads = [], []
+        for k, (p, s) in enumerate(zip(pieces, shapes)):
+            if fold and k in first:
+                part = slice(None, -1) if k == first[0] else slice(-1, None)
+                param, grad = wb[..., part], gwb[..., part]
+            else:
+                param = buffers.get(("param", k), (K, *s), W)
+                grad = buffers.get(("grad", k), (K, *s), W).zero_()
+            params.append(param.copy_(p.view(K, *s)))
+            grads.append(grad)
 
         step = N
         if x.device.type == "cpu":
@@ -292,8 +304,11 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             for i, m in enumerate(layers):
                 if isinstance(m, nn.Linear):
                     kw, kb = slots[i]
-                    w, gw = params[kw], grads[kw]
-                    b, gb = (None, None) if kb is None else (params[kb], grads[kb])
+                    if i == 0 and fold:
+                        w, gw, b, gb = wb, gwb, None, None
+                    else:
+                        w, gw = params[kw], grads[kw]
+                        b, gb = (None, None) if kb is None else (params[kb], grads[kb])
                     grad_a = None if a.dim() == 2 else buffers.get(("grad_a", i), a.shape, W)
                     tape.append(functools.partial(_linear_backward, w, gw, gb, a, out=grad_a))
                     out = buffers.get(("out", i), (K, m.out_features, a.shape[-1]), W)
@@ -307,7 +322,9 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             for backward in reversed(tape):
                 g = backward(g)
 
-        grad = torch.cat([g.view(K, -1) for g in grads], dim=1)
+        grad = W.new_empty(K, W.shape[1])
+        for piece, g in zip(grad.split([math.prod(s) for s in shapes], dim=1), grads):
+            piece.view(g.shape).copy_(g)
         costs /= count
         if l2:
             costs += 0.5 * l2 * W.pow(2).sum(dim=1)
