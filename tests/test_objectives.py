@@ -147,11 +147,15 @@ def test_factory_path(tmp_path, monkeypatch):
         "sin(3*x)*y**2 + exp(x/5) - x*y",
     ],
 )
-def test_lane_gradients_are_autograd_of_the_summed_cost_to_the_bit(spec):
+def test_lane_gradients_are_autograd_of_the_summed_cost(spec):
+    # On the CPU the lanes' gradients come from a program derived once (lrlab.symbolic), not
+    # from autograd: the same numbers to rounding (x**4 is a product there, torch's pow here).
     f = lrlab.objective(spec)
     W = f.start + torch.linspace(-1.5, 1.5, 7, dtype=torch.float64)[:, None]
     values, grads = f.value_and_grad(W)
     Wr = W.clone().requires_grad_(True)
     costs = torch.stack([f.cost(w) for w in Wr])  # one point at a time, then summed
     (oracle,) = torch.autograd.grad(costs.sum(), Wr)
-    assert torch.equal(values, costs.detach()) and torch.equal(grads, oracle)
+    scale = oracle.abs().amax(dim=1, keepdim=True).clamp_min(1.0)
+    torch.testing.assert_close(values, costs.detach(), rtol=1e-12, atol=0)
+    assert ((grads - oracle).abs() <= 1e-12 * scale).all()

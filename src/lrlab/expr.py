@@ -50,6 +50,7 @@ __all__ = [
     "MAX_PARAMS",
     "Expression",
     "ExpressionError",
+    "Op",
     "parse",
 ]
 
@@ -584,6 +585,102 @@ def _compile_root(tree: _Node, params: tuple[str, ...]) -> Callable[[_Columns], 
 
 
 # ---------------------------------------------------------------------------------------------
+# Straight-line program: the tree as a flat list of primitive operations, for code that works
+# on whole arrays without torch (lrlab.symbolic differentiates it). The choices mirror the
+# evaluator above, one for one: constants fold with the same float64 arithmetic (_fold), x**2
+# is a square, e**u an exp, and min/max fold their constant arguments into one clamp; so a
+# program computes the operations the evaluator computes, in the same order.
+
+
+class Op(NamedTuple):
+    """One operation of :meth:`Expression.program`.
+
+    Attributes:
+        name: ``"param"`` (``args`` holds its column), ``"add"``, ``"sub"``, ``"mul"``,
+            ``"div"``, ``"pow"``, ``"neg"``, ``"minimum"``, ``"maximum"`` (elementwise, two
+            operands), ``"clamp_min"``, ``"clamp_max"`` (an operand and a constant bound), or
+            the name of a one-argument function of :data:`FUNCTIONS` (``"exp"`` also for
+            ``e**u``; ``"square"`` also for ``u**2``).
+        args: the operands: an ``int`` is the index of an earlier operation, a ``float`` a
+            constant.
+
+    Example:
+        >>> parse("max(x, 0) + x**2").program()
+        (Op(name='param', args=(0,)), Op(name='clamp_min', args=(0, 0.0)), \
+Op(name='square', args=(0,)), Op(name='add', args=(1, 2)))
+    """
+
+    name: str
+    args: tuple[int | float, ...]
+
+
+class _Lowering:
+    """Builds a program, sharing repeated operations: ``(x - 1)**2 + (x - 1)`` computes
+    ``x - 1`` once."""
+
+    def __init__(self, index: dict[str, int]):
+        self.index = index
+        self.ops: list[Op] = []
+        self.seen: dict[tuple, int] = {}
+
+    def emit(self, name: str, *args: int | float) -> int:
+        # Constants by their bits: 0.0 and -0.0 (equal as floats) give different results, and
+        # an operation index 2 must not meet the constant 2.0.
+        key = (name, *(a if isinstance(a, int) else a.hex() for a in args))
+        at = self.seen.get(key)
+        if at is None:
+            at = self.seen[key] = len(self.ops)
+            self.ops.append(Op(name, args))
+        return at
+
+    def binary(self, name: str, op: Callable, a: int | float, b: int | float) -> int | float:
+        if isinstance(a, float) and isinstance(b, float):
+            return _fold(op, a, b)
+        return self.emit(name, a, b)
+
+    def call(self, name: str, args: list[int | float]) -> int | float:
+        function = _FUNCTIONS[name]
+        if all(isinstance(a, float) for a in args):
+            return _fold(function.op, *args)
+        if len(args) == 1:
+            return self.emit(name, args[0])
+        consts = [a for a in args if isinstance(a, float)]
+        out, *others = [a for a in args if isinstance(a, int)]
+        for a in others:  # left to right, as _minimum and _maximum do
+            out = self.emit("minimum" if name == "min" else "maximum", out, a)
+        if not consts:
+            return out
+        bound = _fold(function.op, *consts) if len(consts) > 1 else consts[0]
+        return self.emit("clamp_max" if name == "min" else "clamp_min", out, bound)
+
+    def lower(self, node: _Node) -> int | float:
+        """The operation computing ``node``, or its value when it has no parameter."""
+        if isinstance(node, _Num):
+            return node.value
+        if isinstance(node, _Const):
+            return CONSTANTS[node.name]
+        if isinstance(node, _Param):
+            return self.emit("param", self.index[node.name])
+        if isinstance(node, _Neg):
+            a = self.lower(node.operand)
+            return -a if isinstance(a, float) else self.emit("neg", a)
+        if isinstance(node, _Pow):
+            base, exponent = self.lower(node.base), self.lower(node.exponent)
+            if isinstance(exponent, float) and exponent == 2.0 and isinstance(base, int):
+                return self.emit("square", base)
+            if isinstance(base, float) and base == math.e and isinstance(exponent, int):
+                return self.emit("exp", exponent)
+            return self.binary("pow", torch.pow, base, exponent)
+        if isinstance(node, _Call):
+            return self.call(node.name, [self.lower(a) for a in node.args])
+        names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+        out = self.lower(node.first)
+        for op, operand in node.rest:
+            out = self.binary(names[op], _BINARY[op], out, self.lower(operand))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Public API.
 
 
@@ -656,6 +753,19 @@ class Expression:
             '(1 - x)**2 + 100*(y - x**2)**2'
         """
         return _unparse(self._tree)
+
+    def program(self) -> tuple[Op, ...]:
+        """The expression as a straight-line program of primitive operations over the
+        columns of ``W``; the last operation is the cost. Each operation appears once,
+        however often the text repeats it.
+
+        Example:
+            >>> [op.name for op in parse("(x - 1)**2 + 3*(x - 1)").program()]
+            ['param', 'sub', 'square', 'mul', 'add']
+        """
+        lowering = _Lowering({name: i for i, name in enumerate(self.params)})
+        lowering.lower(self._tree)  # a parsed text always has a parameter: never a constant
+        return tuple(lowering.ops)
 
     def __reduce__(self):
         # The compiled closures cannot be pickled; the text rebuilds them.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from . import _checks, analytic, datasets, expr, globalmin, stacked
+from . import _checks, analytic, datasets, expr, globalmin, stacked, symbolic
 from ._format import parse_spec
 from .analytic import Minimum
 
@@ -239,8 +239,16 @@ class Objective:
 # Analytic objectives: a torch function of the coordinates, batched over leading dimensions.
 
 
-def _analytic_lanes(fn: Callable[[torch.Tensor], torch.Tensor]) -> LaneFn:
+def _analytic_lanes(
+    fn: Callable[[torch.Tensor], torch.Tensor], program: symbolic.Program
+) -> LaneFn:
     def lanes(W: torch.Tensor, batch: Batch = None) -> tuple[torch.Tensor, torch.Tensor]:
+        # On the CPU, the gradient derived once (lrlab.symbolic) costs a fraction of
+        # autograd's per-step graph; the choice depends on the device only, never on the
+        # number of lanes, so a sweep's shards compute exactly what the whole sweep does.
+        if W.device.type == "cpu" and W.dtype in _PROGRAM_DTYPES:
+            values, grads = program(W.detach().numpy())
+            return torch.from_numpy(values), torch.from_numpy(grads)
         with torch.enable_grad():
             W = W.detach().requires_grad_(True)
             values = fn(W)
@@ -253,6 +261,9 @@ def _analytic_lanes(fn: Callable[[torch.Tensor], torch.Tensor]) -> LaneFn:
         return values.detach(), grads
 
     return lanes
+
+
+_PROGRAM_DTYPES = (torch.float64, torch.float32)
 
 
 def _full_data_once() -> Iterator[tuple[Batch, float]]:
@@ -268,7 +279,7 @@ def _analytic(
     name: str,
     kind: str,
     fn: Callable[[torch.Tensor], torch.Tensor],
-    params: tuple[str, ...],
+    expression: expr.Expression,
     start: Sequence[float],
     *,
     minima: tuple[Minimum, ...] = (),
@@ -281,14 +292,14 @@ def _analytic(
     return Objective(
         name=name,
         kind=kind,
-        dim=len(params),
+        dim=len(expression.params),
         start=torch.tensor(list(start), dtype=torch.float64, device=device),
-        _lanes=_analytic_lanes(fn),
+        _lanes=_analytic_lanes(fn, symbolic.program(expression)),
         _batches=_no_data,
         _full_batch=_full_data_once,
         _single=lambda w, batch=None: fn(w[None])[0],
         _values=lambda W, batch=None: fn(W),
-        param_names=params,
+        param_names=expression.params,
         minima=minima,
         sharpness_at_minimum=sharpness,
         box=box,
@@ -314,7 +325,7 @@ def _from_expression(text: str, device) -> Objective:
         text,
         "expression",
         e,
-        e.params,
+        e,
         start,
         # one or two variables: the minima by a search of the box, run on first use
         minima=globalmin.Minima(e, box) if box is not None else (),
@@ -330,7 +341,9 @@ def _from_catalogue(entry: analytic.Entry, device) -> Objective:
         entry.name,
         "catalogue",
         entry.fn,
-        entry.params,
+        # The formula, parsed, is the same cost as entry.fn (tests/test_symbolic.py checks
+        # every entry): its gradient program serves the lanes.
+        expr.parse(entry.formula),
         entry.start,
         minima=entry.minima,
         sharpness=entry.sharpness,
