@@ -144,29 +144,37 @@ class Run:
         """Shorthand for ``run.diagnosis.regime``."""
         return self.diagnosis.regime
 
-    def to_dict(self, *, with_params: bool = True) -> dict:
+    def to_dict(self, *, with_params: bool = True, arrays: bool = False) -> dict:
         """A JSON-ready record of the run (non-finite numbers become None).
+
+        With ``arrays`` the curves (losses, grad norms, step sizes, learning rates, path)
+        stay numpy arrays, for a serialiser that writes arrays itself, non-finite as null
+        (the web lab's): turning them into lists of Python floats first costs more than
+        writing them.
 
         Example:
             >>> sorted(descend("parabola", lr=0.5, steps=5).to_dict())[:4]
             ['best_loss', 'diagnosis', 'diverged_at', 'final_loss']
+            >>> type(descend("parabola", lr=0.5, steps=5).to_dict(arrays=True)["losses"])
+            <class 'numpy.ndarray'>
         """
         d = self.diagnosis
+        curve = (lambda a: a) if arrays else json_list
         out = {
             "objective": self.objective,
             "lr": self.lr,
             "steps": self.steps,
             "optimizer": self.optimizer.to_dict(),
-            "losses": json_list(self.losses),
-            "grad_norms": json_list(self.grad_norms),
-            "step_sizes": json_list(self.step_sizes),
-            "lrs": json_list(self.lrs),
-            "params": json_list(self.params) if with_params and self.params is not None else None,
+            "losses": curve(self.losses),
+            "grad_norms": curve(self.grad_norms),
+            "step_sizes": curve(self.step_sizes),
+            "lrs": curve(self.lrs),
+            "params": curve(self.params) if with_params and self.params is not None else None,
             "final_loss": json_safe(self.final_loss),
             "best_loss": json_safe(self.best_loss),
             "diverged_at": self.diverged_at,
             "floor": self.floor,
-            "sharpness": json_list(self.sharpness) if self.sharpness is not None else None,
+            "sharpness": curve(self.sharpness) if self.sharpness is not None else None,
             "regime": d.regime,
             "diagnosis": d.to_dict(),
         }
@@ -694,7 +702,7 @@ def _engine(
                 s.recent.clear()
             factor = 1.0 if schedule is None else float(schedule(t))
             s.factors[t] = factor
-            lr_t = s.lrs * factor
+            lr_t = s.lrs if factor == 1.0 else s.lrs * factor  # (x * 1.0 is x, bit for bit)
             if thinned_or_rule:
                 if rule.plain:
                     s.path.addcmul_(lr_t[:, 0], gn)

@@ -246,8 +246,8 @@ def _analytic_lanes(
         # On the CPU, the gradient derived once (lrlab.symbolic) costs a fraction of
         # autograd's per-step graph; the choice depends on the device only, never on the
         # number of lanes, so a sweep's shards compute exactly what the whole sweep does.
-        if W.device.type == "cpu" and W.dtype in _PROGRAM_DTYPES:
-            values, grads = program(W.detach().numpy())
+        if W.is_cpu and W.dtype in _PROGRAM_DTYPES:
+            values, grads = program(W.numpy(force=True))
             return torch.from_numpy(values), torch.from_numpy(grads)
         with torch.enable_grad():
             W = W.detach().requires_grad_(True)

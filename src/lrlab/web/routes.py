@@ -129,9 +129,8 @@ def _array_list(x):
 
 def run_dict(run: descent.Run) -> dict:
     """``run.to_dict()``, less the per-step learning rates (the web lab has no schedules)."""
-    d = run.to_dict(with_params=False)
+    d = run.to_dict(arrays=True)  # written by dumps, straight from numpy
     del d["lrs"]
-    d["params"] = run.params  # written by dumps, straight from numpy
     return d
 
 
