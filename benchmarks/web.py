@@ -36,10 +36,14 @@ load average                 this p95     before p95       this / before    serv
 3.9                          161 ms       258 ms (1.60x)   113 / 81         5.4 / 9.6 ms
 4.7                          162 ms       274 ms (1.69x)   108 / 80         5.5 / 9.5 ms
 1.7 (a quieter minute)       100 ms       250 ms           183 / 97         6.0 / 11.0 ms
+3.1 to 3.3, committed tree   155 ms       275 ms (1.78x)   106 / 79         5.6 / 9.6 ms
 ===========================  ===========  ===============  ===============  ============
 
-``python benchmarks/web.py --baseline /tmp/old/src`` for the first three rows; the last from
-the same client and server code run from a script. Mixed (``--mixed --requests 100
+``python benchmarks/web.py --baseline /tmp/old/src`` for the first three rows (run from a
+working tree that also held other, uncommitted work on the diagnosis), the fourth from the
+same client and server code run from a script, the last with this lab taken from its commit
+alone (``git archive HEAD src | tar -x -C /tmp/new; PYTHONPATH=/tmp/new/src python
+benchmarks/web.py --baseline /tmp/old/src``). Mixed (``--mixed --requests 100
 --baseline /tmp/old/src``, load 3.5): light p95 77 ms against 224 ms before (2.9x), no
 errors (the heavy lane answered 2 digits-mlp sweeps in the shorter window, 5 before). The target (p95 < 100 ms) is met only
 when the other work leaves us the machine: with 20 clients it needs about 250 requests/s,
