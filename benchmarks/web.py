@@ -50,7 +50,7 @@ when the other work leaves us the machine: with 20 clients it needs about 250 re
 and the client alone spends about 4 ms of CPU a request, so the two cores must be ours.
 
 What made the difference, largest first (``--profile``, 10 batches of 10 requests, in
-process: 1.15 s before, 0.66 s after):
+process: 1.14 to 1.15 s before, 0.66 to 0.69 s after):
 
 * The cost and gradient of an analytic objective come from a program derived once
   (:mod:`lrlab.symbolic`: reverse mode over the parsed formula, run as numpy operations),
