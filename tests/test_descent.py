@@ -386,3 +386,16 @@ def test_store_or_ray_hand_the_sweep_to_the_records_module(monkeypatch):
     assert lrlab.sweep("parabola", [0.1], 5, store="sqlite://", record="summary") == "recorded"
     assert seen["kw"]["store"] == "sqlite://" and seen["kw"]["record"] == "summary"
     assert seen["kw"]["backend"] == "local" and seen["args"][2] == 5
+
+
+def test_lanes_all_settled_in_one_local_minimum_are_stuck_not_good():
+    # x**4 - 3x**2 + x from x = 1.5: every rate below 2/L settles in the local minimum near
+    # x = 1.13 (cost -1.070), while the global minimum near x = -1.30 costs -3.514. The
+    # best lane of such a sweep is no better than the others: judged against the known
+    # minimum, as a single run is, each is stuck.
+    sw = lrlab.sweep("x**4 - 3*x**2 + x", lrs=[0.005, 0.01, 0.02, 0.04], steps=400, start=[1.5])
+    assert sw.floor == pytest.approx(-3.5139, abs=1e-4)
+    assert [round(r.final_loss, 3) for r in sw.runs] == [-1.070] * 4
+    assert [r.regime for r in sw.runs] == ["stuck"] * 4
+    alone = lrlab.descend("x**4 - 3*x**2 + x", lr=0.04, steps=400, start=[1.5])
+    assert alone.regime == sw.runs[-1].regime

@@ -194,8 +194,8 @@ class Sweep:
         lrs: each run's learning rate, in the order of :attr:`runs` (with a swept
             hyperparameter, each learning rate once per value: learning-rate-major).
         runs: one :class:`Run` per lane, in the same order.
-        floor: the cost the diagnoses compare against: the best final cost of the sweep
-            (never below the known minimum).
+        floor: the cost the diagnoses compare against: the objective's known minimum, else
+            the best final cost of the sweep.
         optimizer: the update rule; its swept hyperparameter (if any) holds every value.
         record: what was kept per lane: ``"full"``, ``"summary"`` or every ``k``-th step.
 
@@ -864,18 +864,20 @@ def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
 
 
 def sweep_floor(final: np.ndarray, known: float | None) -> float | None:
-    """The cost a sweep's runs are judged against: the best final cost of its lanes, never
-    below the known minimum (the best cost any learning rate reached within the budget).
+    """The cost a sweep's runs are judged against: the known minimum when there is one, as
+    for a single run, else the best final cost of its lanes.
+
+    The best lane is not the floor when the minimum is known: when every lane settles in
+    the same local minimum, the best of them is stuck there too, not good.
 
     Example:
-        >>> sweep_floor(np.array([3.0, 1.5, np.inf]), known=0.0), sweep_floor(np.array([np.nan]), None)
-        (1.5, None)
+        >>> sweep_floor(np.array([3.0, 1.5, np.inf]), known=0.0), sweep_floor(np.array([3.0, 1.5]), None)
+        (0.0, 1.5)
     """
-    finite = final[np.isfinite(final)]
-    floor = float(finite.min()) if finite.size else None
     if known is not None:
-        floor = known if floor is None else max(floor, known)
-    return floor
+        return known
+    finite = final[np.isfinite(final)]
+    return float(finite.min()) if finite.size else None
 
 
 def descend(
