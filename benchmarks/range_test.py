@@ -173,8 +173,17 @@ def full_loss(model: nn.Module, data) -> float:
         return nn.functional.cross_entropy(model(data[0]), data[1]).item()
 
 
-def train(problem, make_opt, model0, data, lr: float, seed: int) -> float:
-    """The final training loss after ``epochs`` of shuffled mini-batches at ``lr``."""
+def train(problem, make_opt, model0, data, lr: float, seed: int, repeats: int = 1) -> float:
+    """The final training loss after ``epochs`` of shuffled mini-batches at ``lr``.
+
+    With ``repeats > 1``, the geometric mean of the final losses over that many batch orders
+    (the first is the single run's), infinite when any of them diverged.
+    """
+    if repeats > 1:
+        finals = [
+            train(problem, make_opt, model0, data, lr, seed + _ORDER * r) for r in range(repeats)
+        ]
+        return math.exp(float(np.mean([math.log(max(v, _TINY)) for v in finals])))
     model = copy.deepcopy(model0)
     opt = make_opt(model.parameters(), lr)
     X, y = data
@@ -231,6 +240,8 @@ def torch_lr_finder(problem, make_opt, model0, train_data, val_data, seed, *, va
     return None if lr is None else float(lr)
 
 
+# Seeds of the repeated batch orders are this far apart (a prime: no clash with model seeds).
+_ORDER = 7919
 # A float32 cross-entropy below this is zero as far as its rounding can tell (full-batch runs
 # on wine fit every sample and reach exactly 0).
 _TINY = 1e-7
@@ -243,13 +254,13 @@ def log_progress(f0: float, best: float, value: float) -> float:
     return (math.log(f0) - math.log(value)) / (math.log(f0) - math.log(best))
 
 
-def run_case(problem, opt_name, seed, grid):
+def run_case(problem, opt_name, seed, grid, repeats=1):
     make_opt = OPTIMIZERS[opt_name]
     train_data, val_data = load(problem, seed)
     n_out = int(train_data[1].max()) + 1
     model0 = make_model(problem, train_data[0].shape[1], n_out, seed)
     f0 = full_loss(model0, train_data)
-    finals = [train(problem, make_opt, model0, train_data, lr, seed) for lr in grid]
+    finals = [train(problem, make_opt, model0, train_data, lr, seed, repeats) for lr in grid]
     k = int(np.argmin(finals))
     best_lr, best = float(grid[k]), finals[k]
     found = {
@@ -263,7 +274,11 @@ def run_case(problem, opt_name, seed, grid):
     )
     scores = {}
     for name, lr in lrs.items():
-        value = math.inf if lr is None else train(problem, make_opt, model0, train_data, lr, seed)
+        value = (
+            math.inf
+            if lr is None
+            else train(problem, make_opt, model0, train_data, lr, seed, repeats)
+        )
         scores[name] = log_progress(f0, best, value)
     return best_lr, lrs, scores, found
 
@@ -272,11 +287,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one seed, a coarser grid")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--seeds", default=None, help="comma list of seeds (default 0,1,2; 0 with --quick)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="score each rate by the geometric mean of this many batch orders' final losses",
+    )
     parser.add_argument("--problems", default=None, help="comma list of names, e.g. wine,wine-full")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    seeds = range(args.seeds or (1 if args.quick else 3))
+    seeds = [int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]
     grid = np.geomspace(1e-4, 3.0, 19 if args.quick else 31)
     names = ["lrlab", "lrlab+val", "tlrf", "tlrf+val"]
     t0 = time.perf_counter()
@@ -284,19 +307,23 @@ def main() -> None:
     for title, problems in (("mini-batches", PROBLEMS), ("full batch", FULL_BATCH)):
         problems = [p for p in problems if wanted is None or p.name in wanted]
         if problems:
-            table(title, problems, seeds, grid, names)
+            table(title, problems, seeds, grid, names, args.repeats)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 
-def table(title, problems, seeds, grid, names) -> None:
+def table(title, problems, seeds, grid, names, repeats) -> None:
     width = 27 + 11 * len(names)
-    print(f"\n{title}: mean log-progress over {len(seeds)} seed(s); below it, suggestion / best")
+    seeds_words = ",".join(map(str, seeds))
+    scored = f", {repeats} batch orders per rate" if repeats > 1 else ""
+    print(
+        f"\n{title}: mean log-progress over seeds {seeds_words}{scored}; below it, suggestion / best"
+    )
     print(f"{'problem':<18}{'best a':>9}" + "".join(f"{n:>11}" for n in names))
     print("-" * width)
     means = {n: [] for n in names}
     for problem in problems:
         for opt_name in OPTIMIZERS:
-            rows = [run_case(problem, opt_name, seed, grid) for seed in seeds]
+            rows = [run_case(problem, opt_name, seed, grid, repeats) for seed in seeds]
             best = math.exp(np.mean([math.log(r[0]) for r in rows]))
             cells, ratios = [], []
             for n in names:

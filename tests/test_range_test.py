@@ -431,6 +431,38 @@ def test_min_div_3_is_a_third_of_the_true_minimum_not_the_lagging_one(seed):
     assert math.log10(ema_min) - u_min > 0.5  # the lag the fit avoids
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_min_div_3_reads_the_typical_loss_through_mini_batch_spikes(seed):
+    """Past its minimum a mini-batch curve spikes: single batches jump far above the typical
+    loss and come back (catapults). The typical loss has its minimum at the closed-form one;
+    the window means that a least-squares level uses are pulled up by every spike in them,
+    so their minimum falls before the first spike, about half a window early."""
+    lrs = np.geomspace(1e-6, 10, 160)
+    u = np.log10(lrs)
+    clean = 1.0 + 0.5 * (u + 2.0) ** 2 - 0.4 * np.tanh(u + 2.0)
+    i_min = int(np.argmin(clean))
+    rng = np.random.default_rng(seed)
+    noisy = clean + 0.05 * rng.standard_normal(len(lrs))
+    # from the minimum on, one batch in four spikes by 0.5 to 2 (fewer than half a window)
+    spikes = np.arange(i_min + int(rng.integers(0, 4)), len(lrs), 4)
+    noisy[spikes] += rng.uniform(0.5, 2.0, len(spikes))
+    rt = RangeTest.from_curve(lrs, noisy, stopped_early=True)
+    assert abs(math.log10(rt.suggestions["min_div_3"] * 3) - u[i_min]) < 0.25
+    w = rt.settings["window"]
+    means = np.convolve(noisy, np.ones(w) / w, mode="valid")  # the centred window means
+    assert u[i_min] - u[w // 2 + int(np.argmin(means))] > 0.25  # what spikes do to a mean
+
+
+def test_window_median_matches_numpy_in_blocks_of_any_size(monkeypatch):
+    from lrlab import range_curve
+
+    y = np.random.default_rng(0).standard_normal(101)
+    want = [float(np.median(y[i - 3 : i + 4])) for i in range(3, 98)]
+    for block in (1, 10, 1 << 20):  # one row at a time, a few rows, all rows at once
+        monkeypatch.setattr(range_curve, "_MEDIAN_BLOCK", block)
+        assert range_curve._window_median(y, 3).tolist() == want
+
+
 # --------------------------------------------------------------------------- a real problem
 
 
