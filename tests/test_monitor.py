@@ -84,7 +84,15 @@ def test_the_diagnosis_is_the_one_of_the_kept_curve_in_50_block_means():
     curve = 0.2 + np.exp(-np.arange(5000) / 300) + 0.01 * rng.standard_normal(5000)
     mon = feed(Monitor(lr=0.05, max_points=1000, warn=False), curve)
     kept = curve[:: mon.steps[1]]
-    expected = lrlab.diagnose([block.mean() for block in np.array_split(kept, 50)], lr=0.05)
+    blocks = np.array_split(kept, 50)
+    # with the first loss as the start, and the sampling error of each block's mean: the
+    # spread of successive differences over sqrt(2), over sqrt(the block's length)
+    expected = lrlab.diagnose(
+        [block.mean() for block in blocks],
+        lr=0.05,
+        start_loss=kept[0],
+        noise=[np.diff(b).std() / math.sqrt(2 * len(b)) for b in blocks],
+    )
     got = mon.diagnosis
     assert (got.regime, got.confidence, got.next_lr) == (
         expected.regime,
@@ -104,6 +112,82 @@ def test_mini_batch_noise_around_a_converged_run_is_not_read_as_bouncing():
     noisy = (0.2 + np.exp(-t / 200)) * np.exp(0.15 * rng.standard_normal(len(t)))
     assert lrlab.diagnose(noisy).regime == "too_high"  # what a per-step judge says
     assert feed(Monitor(warn=False), noisy).regime == "good"
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models on one thread: two threads on a shared, loaded machine make each small
+    operation wait for the other (40x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def logistic_sgd(lr, steps=450, seed=0):
+    """Plain torch.optim.SGD on logistic regression of breast cancer, mini-batches of 32: the
+    batch losses as a training loop logs them, and the full training loss at the end."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+    y = torch.tensor(y)
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(30, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    losses = []
+    while len(losses) < steps:
+        perm = torch.randperm(len(X), generator=order)
+        for i in range(0, len(X) - 31, 32):
+            idx = perm[i : i + 32]
+            loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+            losses.append(loss.item())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        full = torch.nn.functional.cross_entropy(model(X), y).item()
+    return losses[:steps], full
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_mini_batch_runs_are_told_apart_by_their_sampling_noise(seed, one_thread):
+    # labels from the runs' full training losses (the oracle the monitor never sees): in the
+    # same budget a 300x larger rate reaches a far lower loss, so 1e-3 is too low, and 0.3 is
+    # within the tolerance of the best of the rates tried
+    runs = {lr: logistic_sgd(lr, seed=seed) for lr in (1e-3, 0.03, 0.3, 1.0)}
+    start = math.log(2.0)  # two classes, small initial weights: about log 2
+    best = min(full for _, full in runs.values())
+    gap = {lr: (full - best) / (start - best) for lr, (_, full) in runs.items()}
+    assert gap[1e-3] > 10 * TOL and gap[0.3] <= TOL
+    for lr, want in ((1e-3, "too_low"), (0.3, "good")):
+        losses = runs[lr][0]
+        # the block means alone scatter like a bounce: a judge blind to sampling noise says
+        assert lrlab.diagnose(lrlab.monitor.view(losses)).regime == "too_high"
+        assert feed(Monitor(lr=lr, warn=False), losses).regime == want
+
+
+def test_a_blown_up_network_that_predicts_a_constant_is_diverging(one_thread):
+    # Adam at a rate far too large for an MLP: the loss shoots up, then the dead network's
+    # loss sits at the class prior's cross-entropy, no lower than where it started
+    torch.manual_seed(0)
+    X = torch.randn(256, 8)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=3.0)
+    mon = Monitor(lr=3.0, warn=False)
+    losses = []
+    for step in range(300):
+        idx = torch.arange(step * 16, step * 16 + 16) % 256
+        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+        losses.append(loss.item())
+        mon.update(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert max(losses) > 10 * losses[0] and np.mean(losses[-50:]) >= 0.98 * losses[0]
+    assert mon.regime == "diverging" and mon.diagnosis.next_lr < 3.0
 
 
 def test_regime_is_none_before_two_losses_and_cached_between_updates():

@@ -607,3 +607,67 @@ def test_stuck_needs_a_run_that_has_stopped_descending():
     more = hill(0.01, 2.0, steps=2 * STEPS)[0]
     assert abs(more[-1] - hill_losses[-1]) < 1e-9
     assert diagnose(hill_losses, HILL_MIN, lr=0.01, grad_norms=hill_grads).regime == "stuck"
+
+
+# ------------------------------------------------------------------------ mini-batch noise
+
+
+def _block_means(rng, trend, size=9, batch_sd=0.1):
+    """Means of ``size`` independent batch losses around ``trend``, and their standard error."""
+    batches = trend[:, None] + batch_sd * rng.standard_normal((len(trend), size))
+    return batches.mean(axis=1), batch_sd / math.sqrt(size)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sampling_noise_is_not_bouncing_a_noisy_descent_is_too_low(seed):
+    # a run halving its gap every 100 blocks, seen for 50: at the end it has removed only
+    # 30 % of its start, and falls at a pace the noise hides from block to block (0.012 a
+    # block, a third of the standard error 0.033) but not over windows (the last 30 % of
+    # blocks fall by 0.16, five standard errors)
+    t = np.arange(50)
+    trend = 2.0 * 0.5 ** (t / 100)
+    curve, se = _block_means(np.random.default_rng(seed), trend)
+    blind = diagnose(curve)
+    assert blind.regime == "too_high" and "bounces" in blind.advice  # noise read as a bounce
+    d = diagnose(curve, noise=se)
+    assert d.regime == "too_low" and d.evidence["sampling_noise"] is True
+    assert diagnose(curve, noise=np.full(50, se)).regime == "too_low"  # one error per cost
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sampling_noise_on_a_converged_run_is_good_and_a_wandering_level_is_not(seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(50)
+    trend = 0.1 + 2.0 * np.exp(-t / 4)  # converged by a third of the run
+    curve, se = _block_means(rng, trend)
+    assert diagnose(curve, noise=se).regime == "good"
+    # a level that wanders from block to block (a rate too high to settle: AR(1) swings of
+    # about 0.35, ten times the sampling error) is still a bounce
+    wander = np.zeros(50)
+    for i in range(1, 50):
+        wander[i] = 0.5 * wander[i - 1] + 0.3 * rng.standard_normal()
+    assert diagnose(curve + np.abs(wander), noise=se).regime == "too_high"
+
+
+def test_noise_must_be_one_finite_non_negative_error_or_one_per_cost():
+    with pytest.raises(ValueError, match="noise"):
+        diagnose([3.0, 2.0, 1.0], noise=[0.1, 0.1])
+    with pytest.raises(ValueError, match="noise"):
+        diagnose([3.0, 2.0, 1.0], noise=-0.1)
+    with pytest.raises(ValueError, match="noise"):
+        diagnose([3.0, 2.0, 1.0], noise=[0.1, math.nan, 0.1])
+    with pytest.raises(TypeError, match="noise"):
+        diagnose([3.0, 2.0, 1.0], noise="0.1")
+
+
+def test_a_blow_up_that_leaves_the_run_at_its_start_is_diverging_not_too_low():
+    # what Adam at a huge rate does to a classifier: the loss shoots up, then the saturated
+    # network predicts a constant and its loss sits at the start level for the rest of the run
+    rng = np.random.default_rng(0)
+    losses = np.concatenate([[2.3, 40.0, 900.0, 15.0], 2.3 + 0.01 * rng.standard_normal(96)])
+    d = diagnose(losses, lr=0.5, optimizer="adam")
+    assert d.regime == "diverging" and d.next_lr == pytest.approx(0.05)
+    assert d.evidence["peak_growth"] > 100
+    # the same rise followed by progress below the start is ringing, not a collapse
+    ringing = np.concatenate([[2.3, 4.0, 3.0], 2.3 * np.exp(-np.arange(97) / 10)])
+    assert diagnose(ringing, optimizer="adam").regime != "diverging"

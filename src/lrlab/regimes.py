@@ -31,7 +31,11 @@ quadratic: near 1 for cautious steps, near 0 (or below) for steps that overshoot
 With momentum or an adaptive rule (``optimizer=``) the cost overshoots and rings on its way
 down: a run whose swings shrink is not diverging, and the advice speaks of that rule's
 stability limit (``(2 + 2*beta)/L`` for heavy-ball momentum) or, for Adam and its kin, of
-the curve alone. Every threshold lives in ``RULES`` with its reason.
+the curve alone. When each cost is a mean of noisy mini-batch losses and the error of that
+mean is known (``noise=``, as :class:`lrlab.Monitor` passes it), scatter that sampling
+explains is not read as bouncing. A run whose cost shot up and came back down to no real
+progress (a blown-up network predicting a constant) is diverging. Every threshold lives in
+``RULES`` with its reason.
 
 Example:
     >>> import numpy as np
@@ -101,6 +105,23 @@ class Rules:
     stationary: float = 1e-3
     #: tail noise above this fraction of the remaining gap: the run bounces on a plateau.
     noise_plateau: float = 0.01
+    #: with ``noise=`` (each cost a mean of batch losses, with that standard error): a tail
+    #: that scatters by no more than this many times it shows batch sampling, not a bounce.
+    #: Means of independent batches scatter by their standard error whatever the learning
+    #: rate; a rate too high to settle makes the loss itself wander over many batches, which
+    #: a mean does not average out. Twice: the scatter is read from a few dozen points, and
+    #: batch losses are skewed, so the error of either estimate is tens of percent.
+    sampling_excess: float = 2.0
+    #: a run that ends no lower than it started, calm (below this) over its last third after
+    #: its cost rose to this many times its initial gap, was broken by its steps (a blow-up
+    #: that left a saturated or dead network behind), not slow: a descent never doubles its
+    #: cost, and the momentum or Adam overshoot that can is followed by progress below the
+    #: start, or is still ringing at the end.
+    collapse_peak: float = 2.0
+    #: ... and so was one whose cost grew by orders of magnitude (``blowup_growth``), then
+    #: came back down, calm, without even halving its initial gap: a blow-up that left the
+    #: network predicting a constant (whose cost can sit a little below the start).
+    collapse_left: float = 0.5
     #: sign flips of successive changes above this fraction: a 2-cycle.
     cycle: float = 0.9
     #: the cost grew this many times its initial gap: blown up, whatever the shape and the
@@ -197,6 +218,7 @@ def diagnose(
     start_loss: float | None = None,
     optimizer: Any = None,
     sharpness: float | None = None,
+    noise: Any = None,
 ) -> Diagnosis:
     """Label a run's cost curve with its learning-rate regime, with evidence and advice.
 
@@ -221,6 +243,11 @@ def diagnose(
         sharpness: the largest Hessian eigenvalue ``L`` near the run, when known: the advice
             then names the rule's quadratic stability limit (``2/L``; ``(2 + 2*beta)/L`` with
             heavy-ball momentum), and a run inside it is not called diverging unless it blows up.
+        noise: when each cost is the mean of noisy mini-batch losses (as the block means of a
+            :class:`lrlab.Monitor` are), the standard error of each from batch sampling alone:
+            one number, or one per cost. Scatter within ``RULES.sampling_excess`` times it is
+            then not read as bouncing: a noisy run that still descends is ``too_low``, a noisy
+            one that has flattened out ``good``.
 
     Returns:
         A ``Diagnosis``.
@@ -245,11 +272,12 @@ def diagnose(
     s = None if step_sizes is None else _per_step("step_sizes", step_sizes, len(v))
     opt = _Optimizer.of(optimizer)
     sharp = None if sharpness is None else positive_float("sharpness", sharpness, allow_zero=True)
+    se = None if noise is None else _noise(noise, len(v))
     c0 = float(v[0]) if start_loss is None else finite_float("start_loss", start_loss)
     if start_loss is None and not math.isfinite(c0):
         c0 = float(v[np.isfinite(v)][0])
     with np.errstate(all="ignore"):  # huge finite costs overflow in squares: no warnings
-        return _Judge(v, floor_v, lr_v, g, s, c0, opt, sharp).run()
+        return _Judge(v, floor_v, lr_v, g, s, c0, opt, sharp, se).run()
 
 
 # ------------------------------------------------------------------------------- the optimizer
@@ -392,6 +420,19 @@ def _per_step(name: str, values: Any, n: int) -> np.ndarray:
         fail(name, f"{len(arr)} values", f"expected one per step: {n} (or {n - 1}) like losses")
     if np.any(arr[np.isfinite(arr)] < 0):
         fail(name, _short(values), "norms and lengths cannot be negative")
+    return arr
+
+
+def _noise(values: Any, n: int) -> np.ndarray:
+    """``noise=`` as one non-negative standard error per cost."""
+    if isinstance(values, Real) and not isinstance(values, bool):
+        arr = np.full(n, float(values))
+    else:
+        arr = _as_curve("noise", values, per_step=True)
+        if len(arr) != n:
+            fail("noise", f"{len(arr)} values", f"expected one number, or one per cost ({n})")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        fail("noise", _short(values), "standard errors must be finite and non-negative")
     return arr
 
 
@@ -572,12 +613,13 @@ def _grad_ratio(g: np.ndarray | None) -> float | None:
 class _Judge:
     """One diagnosis: features of the curve, then the decision and its words."""
 
-    def __init__(self, v, floor, lr, g, s, c0, opt, sharpness):
+    def __init__(self, v, floor, lr, g, s, c0, opt, sharpness, noise=None):
         self.v, self.floor, self.lr, self.g, self.s, self.c0 = v, floor, lr, g, s, c0
         self.opt = opt
         self.n = len(v)
         self.ev: dict[str, Any] = {"points": self.n, "start": c0, "floor": floor}
         self.limit = opt.limit(sharpness)
+        self.noise = noise
         self.finite = bool(np.isfinite(v).all())
         # read once, never changed: what the curve and the gradients show
         self.shape = _read_shape(v) if self.finite else None
@@ -708,6 +750,26 @@ class _Judge:
             growth = 1.0 + _ratio(self.shape.end_median - c0, gap0)
             growth_mean = 1.0 + _ratio(_mean(v[self.n - self.shape.w :]) - c0, gap0)
         self.ev["growth"] = growth
+        peak = _ratio(float(np.max(v)) - ref, gap0) if ref is not None else None
+        calm = (
+            peak is not None
+            and _ratio(float(np.max(v[2 * self.n // 3 :])) - ref, gap0) < RULES.collapse_peak
+        )
+        collapsed = calm and (
+            (peak >= RULES.collapse_peak and growth >= 1 - RULES.tol)
+            or (peak >= RULES.blowup_growth and growth >= RULES.collapse_left)
+        )
+        if collapsed:
+            # before the ringing test, which a flat tail after one early blow-up would pass:
+            # a run back at its start, calm over its last third, has no swings left to shrink
+            self.ev["peak_growth"] = peak
+            words = (
+                f"The cost shot up to {peak:.3g}x its initial gap and came back down to no real "
+                f"progress ({self.shape.end_median:.4g} against {c0:.4g}): the steps blew the "
+                f"run up and it never recovered (a saturated or dead network); "
+                f"{self._unstable()}."
+            )
+            return self._diverging(0.8, words, factor=0.1)
         if self._settling(growth, ref):
             return None
         k = min(10, self.n)
@@ -786,6 +848,13 @@ class _Judge:
         shrinking = peaks[2] < peaks[1] < peaks[0]
         self.ev["swings_shrink"] = shrinking
         return shrinking
+
+    def _sampled(self) -> bool:
+        """Whether the tail scatters no more than batch sampling makes it (needs ``noise=``)."""
+        if self.noise is None:
+            return False
+        tail = self.noise[min(round(RULES.level_ends[1] * self.n), self.n - 1) :]
+        return self.shape.sigma <= RULES.sampling_excess * _median(tail)
 
     def _growth_rate(self) -> float | None:
         """Per-step growth factor of the gap over the last half, when it is clean."""
@@ -948,11 +1017,19 @@ class _Judge:
         self.ev["late_progress"] = _ratio(self.shape.late_drop, drop)
         self.ev["tail_noise"] = _ratio(self.shape.sigma, drop)
         self.ev["tail_amplitude"] = amp
-        # a bounce larger than the tolerance means the mean level sits above the minimum
-        bouncing = amp > RULES.tol and (
-            self.shape.alternation > 0.5
-            or self.shape.sigma > 0.5 * self.shape.amplitude
-            or self.shape.tail_up >= 0.2
+        # a bounce larger than the tolerance means the mean level sits above the minimum;
+        # scatter that batch sampling explains is no bounce
+        sampled = self._sampled()
+        if self.noise is not None:
+            self.ev["sampling_noise"] = sampled
+        bouncing = (
+            not sampled
+            and amp > RULES.tol
+            and (
+                self.shape.alternation > 0.5
+                or self.shape.sigma > 0.5 * self.shape.amplitude
+                or self.shape.tail_up >= 0.2
+            )
         )
         if r <= RULES.tol:
             if bouncing:
