@@ -34,7 +34,14 @@ __all__ = ["CPU_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
 CPU_BLOCK_BYTES = 8 * 2**20
 """On the CPU, the samples go through in blocks of columns whose widest ``(K, features,
 columns)`` activation takes about this much memory (64 lanes of a 64-unit layer: 512
-columns). Other devices take the whole batch at once."""
+columns). Other devices take the whole batch at once.
+
+The choice is broad, measured on a 2-core AVX-512 machine (2 MiB of L2 per core) with the
+digits-mlp step, 64 lanes: 4 to 8 MiB within 3% of each other, 2 MiB 15% slower (more
+blocks, each with its fixed cost), 16 MiB 0-20% and a single block 65% slower (the
+intermediates leave the cache). It is a constant, not measured at run time: the blocks set
+the order in which the gradient's sums are added, and a choice that followed the machine's
+load would change results from run to run."""
 
 _ELEMENTWISE = (
     nn.Tanh,
