@@ -30,6 +30,13 @@ def json_safe(x: Any) -> Any:
         >>> json_safe({"a": float("inf"), "b": np.array([1.0, np.nan]), "c": np.int64(3)})
         {'a': None, 'b': [1.0, None], 'c': 3}
     """
+    # The common case first (a diagnosis has dozens of plain numbers): exact builtin types,
+    # answered as the general branches below would answer them, without their checks.
+    kind = type(x)
+    if kind is float:
+        return x if math.isfinite(x) else None
+    if kind is int or kind is bool or kind is str or x is None:
+        return x
     if isinstance(x, Mapping):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, np.ndarray):

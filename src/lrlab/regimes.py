@@ -377,22 +377,24 @@ class _Optimizer:
 
 
 def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, without importing
-        values = values.detach().cpu().double().numpy()
-    if isinstance(values, (str, bytes, dict)) or values is None:
-        fail(name, _short(values), "expected a sequence of real numbers", TypeError)
-    if not hasattr(values, "__len__") and hasattr(values, "__iter__"):
-        values = list(values)  # a generator or another one-shot iterable
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError):
-        fail(name, _short(values), "expected a sequence of real numbers")
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
+    arr = values
+    if type(values) is not np.ndarray or values.dtype != np.float64:  # else nothing to convert
+        if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor, not imported
+            values = values.detach().cpu().double().numpy()
+        if isinstance(values, (str, bytes, dict)) or values is None:
+            fail(name, _short(values), "expected a sequence of real numbers", TypeError)
+        if not hasattr(values, "__len__") and hasattr(values, "__iter__"):
+            values = list(values)  # a generator or another one-shot iterable
         try:
-            arr = np.asarray([_real(x) for x in np.ravel(arr)], dtype=np.float64)
+            arr = np.asarray(values)
         except (TypeError, ValueError):
-            fail(name, _short(values), "expected real numbers only (NaN and inf are allowed)")
-    arr = np.asarray(arr, dtype=np.float64)
+            fail(name, _short(values), "expected a sequence of real numbers")
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            try:
+                arr = np.asarray([_real(x) for x in np.ravel(arr)], dtype=np.float64)
+            except (TypeError, ValueError):
+                fail(name, _short(values), "expected real numbers only (NaN and inf are allowed)")
+        arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim != 1:
         fail(name, f"array of shape {arr.shape}", "expected a 1-D sequence of costs")
     if per_step:  # the caller checks the length; a diverged run may have no finite norm
@@ -403,7 +405,7 @@ def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
         fail(name, _short(values), "one point is not a curve; need at least 2 costs")
     if arr.size > RULES.max_points:
         fail(name, f"{arr.size} points", f"at most {RULES.max_points:,} points")
-    if not np.any(np.isfinite(arr)):
+    if not np.isfinite(arr).any():
         fail(name, _short(values), "no finite value; need at least one finite cost")
     return arr
 
@@ -418,7 +420,7 @@ def _per_step(name: str, values: Any, n: int) -> np.ndarray:
     arr = _as_curve(name, values, per_step=True)
     if len(arr) not in (n, n - 1):
         fail(name, f"{len(arr)} values", f"expected one per step: {n} (or {n - 1}) like losses")
-    if np.any(arr[np.isfinite(arr)] < 0):
+    if (arr[np.isfinite(arr)] < 0).any():
         fail(name, _short(values), "norms and lengths cannot be negative")
     return arr
 
@@ -515,11 +517,9 @@ def _line_basis(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 def _detrend(y: np.ndarray) -> np.ndarray:
     """``y - np.polyval(np.polyfit(t, y, 1), t)`` for ``t = 0, 1, ...``: the same steps."""
     t, lhs, scale, rcond = _line_basis(len(y))
-    c = np.linalg.lstsq(lhs, y + 0.0, rcond)[0] / scale
-    line = np.zeros_like(t)
-    for coef in c:
-        line = line * t + coef
-    return y - line
+    slope, intercept = np.linalg.lstsq(lhs, y + 0.0, rcond)[0] / scale
+    # np.polyval's Horner steps from an integer zero: (0 * t + slope) * t + intercept
+    return y - ((0.0 + slope) * t + intercept)
 
 
 @functools.lru_cache(maxsize=64)
@@ -547,8 +547,11 @@ class _Shape:
     last_drop: float  # the drop from the second-last window to the last one
     smooth: bool  # the tail falls monotonically without jitter
     end: float  # the level the run ended at
-    end_median: float  # the median of the last window
+    end_median: float  # the median of the last window (lev[2])
+    end_mean: float  # the mean of the last window
     se_end: float  # the error of the end level
+    low: float  # the lowest cost
+    high: float  # the highest cost
 
 
 def _read_shape(v: np.ndarray) -> _Shape:
@@ -559,11 +562,12 @@ def _read_shape(v: np.ndarray) -> _Shape:
     # medians: a spike (a catapult, an unlucky batch) must not move a trend
     lev = tuple(_median(v[max(0, e - w) : e]) for e in ends)
     tail = v[min(ends[1], n - 3) :] if n >= 3 else v
-    d2 = np.diff(tail, 2)
+    d1 = tail[1:] - tail[:-1]  # np.diff, twice, without its checks
+    d2 = d1[1:] - d1[:-1]
     # noise from second differences: blind to smooth trends, sees jitter and 2-cycles
     sigma = float(1.4826 * _median(np.abs(d2 - _median(d2))) / math.sqrt(6)) if len(d2) else 0.0
-    d1 = np.diff(tail)
-    big = np.abs(d1) > 1e-12 * max(1.0, float(np.max(np.abs(tail))))
+    size = np.abs(d1)
+    big = size > 1e-12 * max(1.0, float(np.abs(tail).max()))
     signs = np.sign(d1[big])
     alternation = _fraction(signs[1:] != signs[:-1]) if len(signs) > 2 else 0.0
     tail_up = _fraction(d1 > 0) if len(d1) else 0.0
@@ -579,21 +583,25 @@ def _read_shape(v: np.ndarray) -> _Shape:
     # the level the run ended at: the last value when the tail is smooth and monotone,
     # otherwise the mean of the last window
     smooth = alternation < RULES.smooth_alternation and tail_up < RULES.smooth_up
+    end_mean = _mean(v[n - w :])
     return _Shape(
         w=w,
         lev=lev,
         sigma=sigma,
         alternation=alternation,
         tail_up=tail_up,
-        amplitude=_median(np.abs(d1)) if len(d1) else 0.0,
+        amplitude=_median(size) if len(d1) else 0.0,
         se=se,
         mid_drop=lev[0] - lev[1],
         late_drop=lev[1] - lev[2],
         last_drop=_median(v[max(0, n - 2 * w) : n - w]) - lev[2] if n >= 2 * w else 0.0,
         smooth=smooth,
-        end=float(v[-1]) if smooth or n < 5 else _mean(v[n - w :]),
-        end_median=_median(v[n - w :]),
+        end=float(v[-1]) if smooth or n < 5 else end_mean,
+        end_median=lev[2],  # the last window ends at n
+        end_mean=end_mean,
         se_end=se / math.sqrt(2.0),
+        low=float(v.min()),
+        high=float(v.max()),
     )
 
 
@@ -602,9 +610,10 @@ def _grad_ratio(g: np.ndarray | None) -> float | None:
     if g is None:
         return None
     fin = g[np.isfinite(g)]
-    if len(fin) < 2 or fin.max() <= 0:
-        return 0.0 if len(fin) and fin.max() == 0 else None
-    return float(_median(fin[-3:]) / fin.max())
+    top = fin.max() if len(fin) else None
+    if len(fin) < 2 or top <= 0:
+        return 0.0 if len(fin) and top == 0 else None
+    return float(_median(fin[-3:]) / top)
 
 
 # ------------------------------------------------------------------------------------ the judge
@@ -620,7 +629,8 @@ class _Judge:
         self.ev: dict[str, Any] = {"points": self.n, "start": c0, "floor": floor}
         self.limit = opt.limit(sharpness)
         self.noise = noise
-        self.finite = bool(np.isfinite(v).all())
+        self.nonfinite = self.n - int(np.count_nonzero(np.isfinite(v)))
+        self.finite = self.nonfinite == 0
         # read once, never changed: what the curve and the gradients show
         self.shape = _read_shape(v) if self.finite else None
         self.grad_ratio = _grad_ratio(g)
@@ -648,15 +658,13 @@ class _Judge:
         if self.g is None or (self.s is None and self.lr is None) or not self.opt.plain:
             return None  # 1 - alpha*L/2 is a property of plain gradient descent steps
         m = min(len(self.g), self.n - 1)
-        g = self.g[:m]
-        denom = g * self.s[:m] if self.s is not None else self.lr * g**2
-        dc = self.v[:m] - self.v[1 : m + 1]
         t0 = int(RULES.level_ends[1] * m)
-        with np.errstate(all="ignore"):
-            q = dc[t0:] / denom[t0:]
+        g = self.g[t0:m]
+        denom = g * self.s[t0:m] if self.s is not None else self.lr * g**2
+        q = (self.v[t0:m] - self.v[t0 + 1 : m + 1]) / denom  # x/0: under diagnose's errstate
         # ignore steps whose predicted decrease is at rounding level: a converged run says nothing
         level = np.maximum(np.abs(self.v[t0:m]), scale)
-        ok = np.isfinite(q) & (denom[t0:] > 1e-6 * level)
+        ok = np.isfinite(q) & (denom > 1e-6 * level)
         return _median(q[ok]) if np.count_nonzero(ok) >= 3 else None
 
     def _gradient_fall(self) -> float | None:
@@ -672,7 +680,7 @@ class _Judge:
         if self.g is None or self.lr is None or self.opt.adaptive or not self.shape.smooth:
             return None
         g, w = self.g, self.shape.w
-        if len(g) < 2 * w or w < 2 or not np.all(np.isfinite(g[-2 * w :])):
+        if len(g) < 2 * w or w < 2 or not np.isfinite(g[-2 * w :]).all():
             return None
         before, last = _median(g[-2 * w : -w]), _median(g[-w:])
         steps = self.n * RULES.horizon
@@ -692,27 +700,27 @@ class _Judge:
         a = g[max(0, at - w) : max(1, at)]
         b = g[n - w :]
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if not len(a) or not len(b) or _median(a) <= 0:
+        if not len(a) or not len(b):
             return None
-        return _median(b) / _median(a)
+        before = _median(a)
+        return None if before <= 0 else _median(b) / before
 
     # -- decision ----------------------------------------------------------------------------
 
     def run(self) -> Diagnosis:
         v = self.v
-        finite = np.isfinite(v)
-        self.ev["nonfinite"] = int(np.count_nonzero(~finite))
+        self.ev["nonfinite"] = self.nonfinite
         if not self.finite:
-            return self._nonfinite(int(np.argmax(~finite)))
+            return self._nonfinite(int(np.argmax(~np.isfinite(v))))
         self.ev["final"] = self.shape.end
-        self.ev["best"] = float(np.min(v))
-        self.ev["up_steps"] = _fraction(np.diff(v) > 0)
+        self.ev["best"] = self.shape.low
+        self.ev["up_steps"] = _fraction(v[1:] > v[:-1])  # finite: as np.diff(v) > 0
         self.ev["tail_alternation"] = self.shape.alternation
 
         floor = self.floor
         if floor is not None and self.c0 - floor <= 0:
             # starting at (or below) the floor: the floor cannot scale this run
-            if np.max(v) - floor <= 1e-12 * max(1.0, abs(floor)):
+            if self.shape.high - floor <= 1e-12 * max(1.0, abs(floor)):
                 return self._good_at_floor()
             floor = None
             self.ev["floor_used"] = False
@@ -738,22 +746,22 @@ class _Judge:
         return self._diverging(0.99, words, factor=0.1)
 
     def _divergence(self, floor: float | None) -> Diagnosis | None:
-        v, c0 = self.v, self.c0
+        v, c0, shape = self.v, self.c0, self.shape
         # the reference for growth: the floor, else 0 for costs that look non-negative
-        ref = floor if floor is not None else (0.0 if np.min(v) >= 0 else None)
+        ref = floor if floor is not None else (0.0 if shape.low >= 0 else None)
         if ref is not None and c0 - ref > 0:
             gap0 = c0 - ref
-            growth = _ratio(self.shape.end_median - ref, gap0)
-            growth_mean = _ratio(_mean(v[self.n - self.shape.w :]) - ref, gap0)
+            growth = _ratio(shape.end_median - ref, gap0)
+            growth_mean = _ratio(shape.end_mean - ref, gap0)
         else:
-            gap0 = max(c0 - float(np.min(v)), abs(c0), 1e-300)
-            growth = 1.0 + _ratio(self.shape.end_median - c0, gap0)
-            growth_mean = 1.0 + _ratio(_mean(v[self.n - self.shape.w :]) - c0, gap0)
+            gap0 = max(c0 - shape.low, abs(c0), 1e-300)
+            growth = 1.0 + _ratio(shape.end_median - c0, gap0)
+            growth_mean = 1.0 + _ratio(shape.end_mean - c0, gap0)
         self.ev["growth"] = growth
-        peak = _ratio(float(np.max(v)) - ref, gap0) if ref is not None else None
+        peak = _ratio(shape.high - ref, gap0) if ref is not None else None
         calm = (
             peak is not None
-            and _ratio(float(np.max(v[2 * self.n // 3 :])) - ref, gap0) < RULES.collapse_peak
+            and _ratio(float(v[2 * self.n // 3 :].max()) - ref, gap0) < RULES.collapse_peak
         )
         collapsed = calm and (
             (peak >= RULES.collapse_peak and growth >= 1 - RULES.tol)
@@ -772,16 +780,17 @@ class _Judge:
             return self._diverging(0.8, words, factor=0.1)
         if self._settling(growth, ref):
             return None
-        k = min(10, self.n)
-        edges = _edges(self.n, k)
-        wins = np.array([_median(v[a:b]) for a, b in itertools.pairwise(edges) if b > a])
-        rising_end = len(wins) >= 3 and wins[-1] > wins[-2] > wins[-3]
-        rising = self.shape.lev[2] > self.shape.lev[1] > self.shape.lev[0] or (
+        # the levels of ten windows, when they end rising: a run whose last three do not rise
+        # has neither risen monotonically nor rebounded
+        spans = [(a, b) for a, b in itertools.pairwise(_edges(self.n, min(10, self.n))) if b > a]
+        last = [_median(v[a:b]) for a, b in spans[-3:]]
+        rising_end = len(spans) >= 3 and last[2] > last[1] > last[0]
+        wins = np.array([_median(v[a:b]) for a, b in spans]) if rising_end else None
+        monotone = rising_end and bool((wins[1:] > wins[:-1]).all())  # np.diff(wins) > 0
+        rising = shape.lev[2] > shape.lev[1] > shape.lev[0] or (
             self.n < RULES.few_points and v[-1] > v[0]
         )
-        monotone = len(wins) >= 3 and bool(np.all(np.diff(wins) > 0))
-        steady = self._significant(self.shape.end_median - c0, gap0)
-        end = self.shape.end_median
+        end = shape.end_median
         if growth >= RULES.blowup_growth:
             words = f"The cost grew {growth:.3g}x (from {c0:.4g} to {end:.4g}): {self._unstable()}."
             # Geometric growth by r per step is what a quadratic does at alpha*L = 1 + sqrt(r):
@@ -789,7 +798,8 @@ class _Judge:
             rate = growth ** (1 / max(1, self.n - 1))
             factor = min(0.1, 1 / (1 + math.sqrt(rate))) if self.opt.plain else 0.1
             return self._diverging(0.97, words, factor=factor)
-        if (growth >= RULES.steady_growth and rising) or (growth > 1 and monotone and steady):
+        steady = growth > 1 and monotone and self._significant(end - c0, gap0)
+        if (growth >= RULES.steady_growth and rising) or steady:
             rate = self._growth_rate()
             self.ev["growth_per_step"] = rate
             words = (
@@ -810,16 +820,12 @@ class _Judge:
                 f"{self._unstable()}."
             )
             return self._diverging(0.75, words, factor=0.1)
+        if ref is None or not rising_end:
+            return None
         # a rebound: an order of magnitude back up from the best window, still climbing
-        h = wins - (ref if ref is not None else float(np.min(v)))
-        best = float(np.min(h))
-        if (
-            ref is not None
-            and rising_end
-            and best >= 0
-            and h[-1] >= RULES.rebound * max(best, 1e-300)
-            and h[-1] >= RULES.tol * gap0
-        ):
+        h = wins - ref
+        best = float(h.min())
+        if best >= 0 and h[-1] >= RULES.rebound * max(best, 1e-300) and h[-1] >= RULES.tol * gap0:
             self.ev["rebound"] = float(h[-1] / max(best, 1e-300))
             words = (
                 f"The cost fell to {best + ref:.4g}, then climbed steadily back to "
@@ -843,7 +849,7 @@ class _Judge:
             return True
         if self.opt.plain or self.n < 9:
             return False
-        base = ref if ref is not None else float(np.min(self.v))
+        base = ref if ref is not None else self.shape.low
         peaks = [float(np.max(b)) - base for b in _blocks(self.v, 3)]
         shrinking = peaks[2] < peaks[1] < peaks[0]
         self.ev["swings_shrink"] = shrinking
@@ -860,7 +866,7 @@ class _Judge:
         """Per-step growth factor of the gap over the last half, when it is clean."""
         v = self.v
         half = v[self.n // 2 :]
-        ref = self.floor if self.floor is not None else (0.0 if np.min(v) >= 0 else None)
+        ref = self.floor if self.floor is not None else (0.0 if self.shape.low >= 0 else None)
         if ref is None or len(half) < 4:
             return None
         gaps = half - ref
