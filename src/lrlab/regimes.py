@@ -300,7 +300,7 @@ class _Optimizer:
     @classmethod
     def of(cls, optimizer: Any) -> _Optimizer:
         if optimizer is None:
-            return cls()
+            return _PLAIN
         if isinstance(optimizer, str):
             name = optimizer.strip().lower()
             if name not in _OPTIMIZERS:
@@ -373,6 +373,9 @@ class _Optimizer:
         return "gradient descent"
 
 
+_PLAIN = _Optimizer()  # plain gradient descent, the default (frozen: one is enough)
+
+
 # ---------------------------------------------------------------------------------- input checks
 
 
@@ -420,7 +423,7 @@ def _per_step(name: str, values: Any, n: int) -> np.ndarray:
     arr = _as_curve(name, values, per_step=True)
     if len(arr) not in (n, n - 1):
         fail(name, f"{len(arr)} values", f"expected one per step: {n} (or {n - 1}) like losses")
-    if (arr[np.isfinite(arr)] < 0).any():
+    if (arr < 0).any() and (arr[np.isfinite(arr)] < 0).any():  # -inf is allowed
         fail(name, _short(values), "norms and lengths cannot be negative")
     return arr
 
@@ -523,9 +526,10 @@ def _detrend(y: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _edges(n: int, k: int) -> tuple[int, ...]:
-    """Boundaries of ``k`` near-equal windows of ``n`` points."""
-    return tuple(np.linspace(0, n, k + 1).astype(int).tolist())
+def _spans(n: int, k: int) -> tuple[tuple[int, int], ...]:
+    """``(start, end)`` of ``k`` near-equal, non-empty windows of ``n`` points."""
+    edges = np.linspace(0, n, k + 1).astype(int).tolist()
+    return tuple((a, b) for a, b in itertools.pairwise(edges) if b > a)
 
 
 # ------------------------------------------------------------------------------ the curve's shape
@@ -540,7 +544,7 @@ class _Shape:
     sigma: float  # step-to-step noise of the tail (from second differences)
     alternation: float  # fraction of sign flips of successive changes in the tail
     tail_up: float  # fraction of tail steps that went up
-    amplitude: float  # median size of a tail step
+    tail_steps: np.ndarray  # the size of each tail step
     se: float  # the error of a window level
     mid_drop: float  # lev[0] - lev[1]
     late_drop: float  # lev[1] - lev[2]
@@ -552,6 +556,11 @@ class _Shape:
     se_end: float  # the error of the end level
     low: float  # the lowest cost
     high: float  # the highest cost
+
+    @functools.cached_property
+    def amplitude(self) -> float:
+        """The median size of a tail step (only the judgement without a floor reads it)."""
+        return _median(self.tail_steps) if len(self.tail_steps) else 0.0
 
 
 def _read_shape(v: np.ndarray) -> _Shape:
@@ -590,7 +599,7 @@ def _read_shape(v: np.ndarray) -> _Shape:
         sigma=sigma,
         alternation=alternation,
         tail_up=tail_up,
-        amplitude=_median(size) if len(d1) else 0.0,
+        tail_steps=size,
         se=se,
         mid_drop=lev[0] - lev[1],
         late_drop=lev[1] - lev[2],
@@ -682,7 +691,7 @@ class _Judge:
         g, w = self.g, self.shape.w
         if len(g) < 2 * w or w < 2 or not np.isfinite(g[-2 * w :]).all():
             return None
-        before, last = _median(g[-2 * w : -w]), _median(g[-w:])
+        before, last = _median(g[-2 * w : -w]), self._grad_end  # finite: g[-w:]
         steps = self.n * RULES.horizon
         if 0 < last < before:  # geometric decay by rho per step: sum of rho**(2k)
             rho2 = (last / before) ** (2 / w)
@@ -698,12 +707,19 @@ class _Judge:
         n, w = len(g), self.shape.w
         at = round(RULES.level_ends[0] * n)
         a = g[max(0, at - w) : max(1, at)]
-        b = g[n - w :]
-        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if not len(a) or not len(b):
+        a = a[np.isfinite(a)]
+        if not len(a) or self._grad_end is None:
             return None
         before = _median(a)
-        return None if before <= 0 else _median(b) / before
+        return None if before <= 0 else self._grad_end / before
+
+    @functools.cached_property
+    def _grad_end(self) -> float | None:
+        """The median of the finite gradient norms of the last window (None if none)."""
+        g = self.g
+        b = g[len(g) - self.shape.w :]
+        b = b[np.isfinite(b)]
+        return _median(b) if len(b) else None
 
     # -- decision ----------------------------------------------------------------------------
 
@@ -759,13 +775,14 @@ class _Judge:
             growth_mean = 1.0 + _ratio(shape.end_mean - c0, gap0)
         self.ev["growth"] = growth
         peak = _ratio(shape.high - ref, gap0) if ref is not None else None
-        calm = (
+        collapsed = (
             peak is not None
+            and (
+                (peak >= RULES.collapse_peak and growth >= 1 - RULES.tol)
+                or (peak >= RULES.blowup_growth and growth >= RULES.collapse_left)
+            )
+            # calm over its last third
             and _ratio(float(v[2 * self.n // 3 :].max()) - ref, gap0) < RULES.collapse_peak
-        )
-        collapsed = calm and (
-            (peak >= RULES.collapse_peak and growth >= 1 - RULES.tol)
-            or (peak >= RULES.blowup_growth and growth >= RULES.collapse_left)
         )
         if collapsed:
             # before the ringing test, which a flat tail after one early blow-up would pass:
@@ -782,7 +799,7 @@ class _Judge:
             return None
         # the levels of ten windows, when they end rising: a run whose last three do not rise
         # has neither risen monotonically nor rebounded
-        spans = [(a, b) for a, b in itertools.pairwise(_edges(self.n, min(10, self.n))) if b > a]
+        spans = _spans(self.n, min(10, self.n))
         last = [_median(v[a:b]) for a, b in spans[-3:]]
         rising_end = len(spans) >= 3 and last[2] > last[1] > last[0]
         wins = np.array([_median(v[a:b]) for a, b in spans]) if rising_end else None
