@@ -411,7 +411,7 @@ def test_a_flat_plateau_above_the_floor_is_not_good():
 
 
 def test_the_judges_statistics_are_numpys_to_the_bit():
-    from lrlab.regimes import _blocks, _detrend, _edges, _fraction, _mean, _median, _std
+    from lrlab.regimes import _blocks, _detrend, _fraction, _mean, _median, _spans, _std
 
     def same(got, want):
         got, want = np.float64(got), np.float64(want)
@@ -434,7 +434,8 @@ def test_the_judges_statistics_are_numpys_to_the_bit():
                 for got, want in zip(_blocks(a, 6), np.array_split(a, 6), strict=True):
                     np.testing.assert_array_equal(got, want)
     for n in range(2, 600):
-        assert _edges(n, min(10, n)) == tuple(np.linspace(0, n, min(10, n) + 1).astype(int))
+        edges = np.linspace(0, n, min(10, n) + 1).astype(int)
+        assert _spans(n, min(10, n)) == tuple(zip(edges[:-1], edges[1:], strict=True))
     for n in (12, 13, 91, 300, 1001):
         for y in (
             rng.standard_normal(n) * 1e-7,
