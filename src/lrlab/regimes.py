@@ -614,11 +614,10 @@ def _read_shape(v: np.ndarray) -> _Shape:
     )
 
 
-def _grad_ratio(g: np.ndarray | None) -> float | None:
-    """The final gradient norm over the largest (None without norms)."""
-    if g is None:
+def _grad_ratio(fin: np.ndarray | None) -> float | None:
+    """The final gradient norm over the largest, from the finite norms (None without norms)."""
+    if fin is None:
         return None
-    fin = g[np.isfinite(g)]
     top = fin.max() if len(fin) else None
     if len(fin) < 2 or top <= 0:
         return 0.0 if len(fin) and top == 0 else None
@@ -642,7 +641,9 @@ class _Judge:
         self.finite = self.nonfinite == 0
         # read once, never changed: what the curve and the gradients show
         self.shape = _read_shape(v) if self.finite else None
-        self.grad_ratio = _grad_ratio(g)
+        # most runs have no non-finite norm: then no window of them needs filtering
+        self.g_finite = g is not None and bool(np.isfinite(g).all())
+        self.grad_ratio = _grad_ratio(g if g is None or self.g_finite else g[np.isfinite(g)])
         if not opt.plain:
             self.ev["momentum"] = opt.momentum
         if self.limit is not None:
@@ -689,7 +690,7 @@ class _Judge:
         if self.g is None or self.lr is None or self.opt.adaptive or not self.shape.smooth:
             return None
         g, w = self.g, self.shape.w
-        if len(g) < 2 * w or w < 2 or not np.isfinite(g[-2 * w :]).all():
+        if len(g) < 2 * w or w < 2 or not (self.g_finite or np.isfinite(g[-2 * w :]).all()):
             return None
         before, last = _median(g[-2 * w : -w]), self._grad_end  # finite: g[-w:]
         steps = self.n * RULES.horizon
@@ -707,7 +708,7 @@ class _Judge:
         n, w = len(g), self.shape.w
         at = round(RULES.level_ends[0] * n)
         a = g[max(0, at - w) : max(1, at)]
-        a = a[np.isfinite(a)]
+        a = a if self.g_finite else a[np.isfinite(a)]
         if not len(a) or self._grad_end is None:
             return None
         before = _median(a)
@@ -718,7 +719,7 @@ class _Judge:
         """The median of the finite gradient norms of the last window (None if none)."""
         g = self.g
         b = g[len(g) - self.shape.w :]
-        b = b[np.isfinite(b)]
+        b = b if self.g_finite else b[np.isfinite(b)]
         return _median(b) if len(b) else None
 
     # -- decision ----------------------------------------------------------------------------
