@@ -478,6 +478,21 @@ def _median(a: np.ndarray) -> float:
     return (0.0 + s.item(m - 1) + s.item(m)) / 2
 
 
+def _row_medians(rows: np.ndarray) -> list[float]:
+    """``_median`` of each row of a 2-D float array, from one sort (in place) of them all."""
+    rows.sort(axis=1)  # NaN sorts last in its row
+    m = rows.shape[1] // 2
+    last = rows[:, -1].tolist()
+    if rows.shape[1] % 2:
+        mid = rows[:, m].tolist()
+        return [math.nan if math.isnan(z) else 0.0 + x for z, x in zip(last, mid, strict=True)]
+    lo, hi = rows[:, m - 1].tolist(), rows[:, m].tolist()
+    return [
+        math.nan if math.isnan(z) else (0.0 + x + y) / 2
+        for z, x, y in zip(last, lo, hi, strict=True)
+    ]
+
+
 def _mean(a: np.ndarray) -> float:
     """``np.mean`` of a non-empty 1-D float array: the same number."""
     return float(np.add.reduce(a) / len(a))
@@ -504,6 +519,23 @@ def _blocks(a: np.ndarray, k: int) -> list[np.ndarray]:
         blocks.append(a[at : at + n])
         at += n
     return blocks
+
+
+def _block_medians(a: np.ndarray, k: int) -> list[float]:
+    """The medians of ``_blocks(a, k)``, from two sorts (in place: ``a`` is changed)."""
+    size, extra = divmod(len(a), k)
+    cut = extra * (size + 1)
+    return _row_medians(a[:cut].reshape(extra, size + 1)) + _row_medians(
+        a[cut:].reshape(k - extra, size)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _windows(starts: tuple[int, ...], w: int) -> np.ndarray:
+    """Indices of the windows of ``w`` points from each start, one row each."""
+    index = np.add.outer(np.array(starts), np.arange(w))
+    index.setflags(write=False)
+    return index
 
 
 @functools.lru_cache(maxsize=64)
@@ -568,8 +600,11 @@ def _read_shape(v: np.ndarray) -> _Shape:
     n = len(v)
     w = max(1, round(RULES.window * n))
     ends = [max(1, round(RULES.level_ends[0] * n)), max(1, round(RULES.level_ends[1] * n)), n]
-    # medians: a spike (a catapult, an unlucky batch) must not move a trend
-    lev = tuple(_median(v[max(0, e - w) : e]) for e in ends)
+    # medians: a spike (a catapult, an unlucky batch) must not move a trend. Every end is at
+    # least w, so each level (and the window before the last, for the last drop) has w points.
+    starts = [e - w for e in ends] + ([n - 2 * w] if n >= 2 * w else [])
+    levels = _row_medians(v[_windows(tuple(starts), w)])
+    lev = (levels[0], levels[1], levels[2])
     tail = v[min(ends[1], n - 3) :] if n >= 3 else v
     d1 = tail[1:] - tail[:-1]  # np.diff, twice, without its checks
     d2 = d1[1:] - d1[:-1]
@@ -585,9 +620,8 @@ def _read_shape(v: np.ndarray) -> _Shape:
     se_white = sigma * math.sqrt(2.0 / w)
     se_blocks = 0.0
     if len(tail) >= 12:
-        blocks = _blocks(_detrend(tail), 6)
-        spread = _std([_median(b) for b in blocks])
-        se_blocks = spread * math.sqrt(len(blocks[0]) / w) * math.sqrt(2.0)
+        spread = _std(_block_medians(_detrend(tail), 6))
+        se_blocks = spread * math.sqrt(-(-len(tail) // 6) / w) * math.sqrt(2.0)  # first block
     se = max(se_white, se_blocks)
     # the level the run ended at: the last value when the tail is smooth and monotone,
     # otherwise the mean of the last window
@@ -603,7 +637,7 @@ def _read_shape(v: np.ndarray) -> _Shape:
         se=se,
         mid_drop=lev[0] - lev[1],
         late_drop=lev[1] - lev[2],
-        last_drop=_median(v[max(0, n - 2 * w) : n - w]) - lev[2] if n >= 2 * w else 0.0,
+        last_drop=levels[3] - lev[2] if n >= 2 * w else 0.0,
         smooth=smooth,
         end=float(v[-1]) if smooth or n < 5 else end_mean,
         end_median=lev[2],  # the last window ends at n
@@ -801,9 +835,12 @@ class _Judge:
         # the levels of ten windows, when they end rising: a run whose last three do not rise
         # has neither risen monotonically nor rebounded
         spans = _spans(self.n, min(10, self.n))
-        last = [_median(v[a:b]) for a, b in spans[-3:]]
-        rising_end = len(spans) >= 3 and last[2] > last[1] > last[0]
-        wins = np.array([_median(v[a:b]) for a, b in spans]) if rising_end else None
+        rising_end = len(spans) >= 3 and (  # chained: the third level is read only if needed
+            _median(v[slice(*spans[-1])])
+            > _median(v[slice(*spans[-2])])
+            > _median(v[slice(*spans[-3])])
+        )
+        wins = np.array([_median(v[slice(*span)]) for span in spans]) if rising_end else None
         monotone = rising_end and bool((wins[1:] > wins[:-1]).all())  # np.diff(wins) > 0
         rising = shape.lev[2] > shape.lev[1] > shape.lev[0] or (
             self.n < RULES.few_points and v[-1] > v[0]
