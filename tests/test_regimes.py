@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -411,7 +412,17 @@ def test_a_flat_plateau_above_the_floor_is_not_good():
 
 
 def test_the_judges_statistics_are_numpys_to_the_bit():
-    from lrlab.regimes import _blocks, _detrend, _fraction, _mean, _median, _spans, _std
+    from lrlab.regimes import (
+        _block_medians,
+        _blocks,
+        _detrend,
+        _fraction,
+        _mean,
+        _median,
+        _row_medians,
+        _spans,
+        _std,
+    )
 
     def same(got, want):
         got, want = np.float64(got), np.float64(want)
@@ -433,9 +444,15 @@ def test_the_judges_statistics_are_numpys_to_the_bit():
             if len(a) >= 6:
                 for got, want in zip(_blocks(a, 6), np.array_split(a, 6), strict=True):
                     np.testing.assert_array_equal(got, want)
+                medians = _block_medians(a.copy(), 6)
+                for got, block in zip(medians, np.array_split(a, 6), strict=True):
+                    assert same(got, np.median(block)), a
+                rows = a[: len(a) // 3 * 3].reshape(3, -1)
+                for got, row in zip(_row_medians(rows.copy()), rows, strict=True):
+                    assert same(got, np.median(row)), rows
     for n in range(2, 600):
         edges = np.linspace(0, n, min(10, n) + 1).astype(int)
-        assert _spans(n, min(10, n)) == tuple(zip(edges[:-1], edges[1:], strict=True))
+        assert _spans(n, min(10, n)) == tuple(itertools.pairwise(edges.tolist()))
     for n in (12, 13, 91, 300, 1001):
         for y in (
             rng.standard_normal(n) * 1e-7,

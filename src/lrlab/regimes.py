@@ -408,7 +408,7 @@ def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
         fail(name, _short(values), "one point is not a curve; need at least 2 costs")
     if arr.size > RULES.max_points:
         fail(name, f"{arr.size} points", f"at most {RULES.max_points:,} points")
-    if not np.isfinite(arr).any():
+    if not (math.isfinite(arr.item(0)) or np.isfinite(arr).any()):
         fail(name, _short(values), "no finite value; need at least one finite cost")
     return arr
 
@@ -451,7 +451,10 @@ def _ratio(a: float, b: float) -> float:
 
     Called only under :func:`diagnose`'s ``np.errstate(all="ignore")``.
     """
-    q = float(np.float64(a) / np.float64(b))
+    try:
+        q = float(a) / float(b)  # the same IEEE division as numpy's
+    except ZeroDivisionError:
+        q = float(np.float64(a) / np.float64(b))
     return 0.0 if math.isnan(q) else q
 
 
@@ -459,8 +462,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:.3g}%"
 
 
-# The judge takes some thirty medians and means of short arrays per curve: np.median and
-# np.mean spend most of their time in generic checks, so these compute the same numbers directly.
+# The judge takes about twenty medians and means of short arrays per curve: np.median and
+# np.mean spend most of their time in generic checks, so these compute the same numbers
+# directly, and windows of equal length are sorted together (one numpy call for all).
 
 
 def _median(a: np.ndarray) -> float:
@@ -726,7 +730,7 @@ class _Judge:
         g, w = self.g, self.shape.w
         if len(g) < 2 * w or w < 2 or not (self.g_finite or np.isfinite(g[-2 * w :]).all()):
             return None
-        before, last = _median(g[-2 * w : -w]), self._grad_end  # finite: g[-w:]
+        before, last = self._grad_ends
         steps = self.n * RULES.horizon
         if 0 < last < before:  # geometric decay by rho per step: sum of rho**(2k)
             rho2 = (last / before) ** (2 / w)
@@ -743,18 +747,24 @@ class _Judge:
         at = round(RULES.level_ends[0] * n)
         a = g[max(0, at - w) : max(1, at)]
         a = a if self.g_finite else a[np.isfinite(a)]
-        if not len(a) or self._grad_end is None:
+        last = self._grad_ends[1]
+        if not len(a) or last is None:
             return None
         before = _median(a)
-        return None if before <= 0 else self._grad_end / before
+        return None if before <= 0 else last / before
 
     @functools.cached_property
-    def _grad_end(self) -> float | None:
-        """The median of the finite gradient norms of the last window (None if none)."""
-        g = self.g
-        b = g[len(g) - self.shape.w :]
+    def _grad_ends(self) -> tuple[float | None, float | None]:
+        """Medians of the finite gradient norms in the window before the last and in the last
+        (None where there are none; the first also where that window is not whole and finite).
+        """
+        g, w = self.g, self.shape.w
+        if len(g) >= 2 * w and (self.g_finite or np.isfinite(g[-2 * w :]).all()):
+            before, last = _row_medians(g[-2 * w :].reshape(2, w).copy())  # not the caller's
+            return before, last
+        b = g[len(g) - w :]
         b = b if self.g_finite else b[np.isfinite(b)]
-        return _median(b) if len(b) else None
+        return None, (_median(b) if len(b) else None)
 
     # -- decision ----------------------------------------------------------------------------
 
