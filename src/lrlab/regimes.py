@@ -712,8 +712,8 @@ class _Judge:
         q = (self.v[t0:m] - self.v[t0 + 1 : m + 1]) / denom  # x/0: under diagnose's errstate
         # ignore steps whose predicted decrease is at rounding level: a converged run says nothing
         level = np.maximum(np.abs(self.v[t0:m]), scale)
-        ok = np.isfinite(q) & (denom > 1e-6 * level)
-        return _median(q[ok]) if np.count_nonzero(ok) >= 3 else None
+        q = q[np.isfinite(q) & (denom > 1e-6 * level)]
+        return _median(q) if len(q) >= 3 else None
 
     def _gradient_fall(self) -> float | None:
         """How much the cost would still fall in another budget at the final gradient.
