@@ -51,9 +51,10 @@ little; ratios come from one run each)::
 The digits-mlp Adam rows and the speed table did not finish under that load; run
 ``python benchmarks/sweep.py`` on a quiet machine to fill them in.
 
-The 4x target for digits-mlp is out of reach on this machine: a sequential step takes about
-0.75 ms a lane, so 4x leaves 12 ms for a batched step of 64 lanes, and its matrix products
-alone (2.3 GFLOP) take 11.8 ms at the measured peak, before any tanh or softmax.
+On this machine (2 AVX-512 cores, quiet, peak 275-313 GFLOP/s; the latest numbers and where
+each millisecond of a digits-mlp step goes are in benchmarks/README.md): cancer-logistic 29-31x,
+digits-mlp 3.4x and 34-35% of the peak (both targets missed), Adam sweeps 1.15-1.24x the SGD
+sweeps, rosenbrock fused 5.5e7-7.1e7 lane-steps/s, record=summary adds 74-75 MB.
 """
 
 from __future__ import annotations
