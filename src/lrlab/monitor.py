@@ -498,13 +498,19 @@ def view(losses: Any) -> np.ndarray:
     v = np.asarray(losses, dtype=np.float64)
     if len(v) < 2 * _VIEW_BLOCKS:
         return v
-    size, extra = divmod(len(v), _VIEW_BLOCKS)
-    # the first `extra` blocks hold size + 1 points, the others size
-    lengths = np.full(_VIEW_BLOCKS, size)
-    lengths[:extra] += 1
+    lengths = _block_lengths(len(v))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     with np.errstate(invalid="ignore", over="ignore"):
         return np.add.reduceat(v, starts) / lengths
+
+
+def _block_lengths(n: int) -> np.ndarray:
+    """The lengths of :func:`view`'s blocks of ``n`` losses: the first ``n % _VIEW_BLOCKS``
+    hold one point more than the others."""
+    size, extra = divmod(n, _VIEW_BLOCKS)
+    lengths = np.full(_VIEW_BLOCKS, size)
+    lengths[:extra] += 1
+    return lengths
 
 
 def view_noise(losses: Any) -> np.ndarray | None:
@@ -525,9 +531,7 @@ def view_noise(losses: Any) -> np.ndarray | None:
     v = np.asarray(losses, dtype=np.float64)
     if len(v) < 2 * _VIEW_BLOCKS:
         return None
-    size, extra = divmod(len(v), _VIEW_BLOCKS)
-    lengths = np.full(_VIEW_BLOCKS, size)
-    lengths[:extra] += 1
+    lengths = _block_lengths(len(v))
     ends = np.cumsum(lengths)
     return np.array(
         [
