@@ -351,18 +351,26 @@ def _objective_body(lab: Lab, spec: str, start, resolution: int, check: Check) -
     return dumps(json_safe(d))
 
 
-def _sweep_body(lab: Lab, req: SweepRequest, check: Check) -> bytes:
-    f = lab.build(req.objective)
-    lab.check_work(f, req.num, req.steps)
-    marks = lab.marks(f, req.start, check)
+def _grid(req: SweepRequest | HeatmapRequest, marks: Callable[[], dict]) -> np.ndarray:
+    """The request's learning-rate grid. A bound left out spans 1e-2/L to 20/L around the
+    objective's sharpness L (past 2/L, and past momentum's (2 + 2*beta)/L), or 1e-5 to 10
+    when L is unknown; ``marks`` is asked only then."""
     lo, hi = req.lr_min, req.lr_max
     if lo is None or hi is None:
-        L = marks["sharpness"] if marks["two_over_L"] is not None else None
+        m = marks()
+        L = m["sharpness"] if m["two_over_L"] is not None else None
         lo = lo if lo is not None else (1e-2 / L if L else 1e-5)
         hi = hi if hi is not None else (20 / L if L else 10.0)
     if not lo < hi:
         raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
-    lrs = descent.lr_grid(lo, hi, req.num)
+    return descent.lr_grid(lo, hi, req.num)
+
+
+def _sweep_body(lab: Lab, req: SweepRequest, check: Check) -> bytes:
+    f = lab.build(req.objective)
+    lab.check_work(f, req.num, req.steps)
+    marks = lab.marks(f, req.start, check)
+    lrs = _grid(req, lambda: marks)
     sw = descent.sweep(f, lrs, req.steps, req.start, keep_params=False, progress=check)
     body = dumps({**sw.to_dict(), "marks": marks})
     lab.history.record(sw, {"web": "sweep", "start": req.start})
@@ -374,16 +382,7 @@ def _heatmap_body(lab: Lab, req: HeatmapRequest, check: Check) -> bytes:
     values = req.optimizer.momentum
     lab.check_work(f, req.num * len(values), req.steps)
     rule = optim.get({"name": req.optimizer.name, "momentum": list(values)})
-    lo, hi = req.lr_min, req.lr_max
-    if lo is None or hi is None:
-        marks = lab.marks(f, req.start, check)
-        L = marks["sharpness"] if marks["two_over_L"] is not None else None
-        # Momentum widens the stable range up to (2 + 2*beta)/L: the grid reaches past it.
-        lo = lo if lo is not None else (1e-2 / L if L else 1e-5)
-        hi = hi if hi is not None else (20 / L if L else 10.0)
-    if not lo < hi:
-        raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
-    lrs = descent.lr_grid(lo, hi, req.num)
+    lrs = _grid(req, lambda: lab.marks(f, req.start, check))
     sw = descent.sweep(
         f, lrs, req.steps, req.start, optimizer=rule, keep_params=False, progress=check
     )

@@ -213,10 +213,15 @@ class PicturesRequest(_Body):
     start: Point | None = None
 
 
-class SweepRequest(_Body):
+class _GridRequest(_Body):
+    """A learning-rate grid on an objective; a bound left out is chosen from its sharpness."""
+
     objective: ObjectiveText
     lr_min: Rate | None = None
     lr_max: Rate | None = None
+
+
+class SweepRequest(_GridRequest):
     num: Annotated[
         int,
         Field(
@@ -249,10 +254,7 @@ class SweptOptimizer(_Body):
     ]
 
 
-class HeatmapRequest(_Body):
-    objective: ObjectiveText
-    lr_min: Rate | None = None
-    lr_max: Rate | None = None
+class HeatmapRequest(_GridRequest):
     num: Annotated[
         int,
         Field(
