@@ -99,13 +99,10 @@ def _linear(
     w: torch.Tensor, b: torch.Tensor | None, a: torch.Tensor, out: torch.Tensor
 ) -> torch.Tensor:
     """``w @ a + b`` for every lane, into ``out (K, o, n)``: ``w`` is ``(K, o, i)``, ``b``
-    ``(K, o, 1)``, and ``a`` is ``(K, i, n)``, or ``(i, n)`` when every lane reads the data."""
+    ``(K, o, 1)``, and ``a`` is ``(K, i, n)``, or ``(i, n)`` when every lane reads the data
+    (then with no ``b``: the first layer's bias rides in ``w`` and ``a``)."""
     if a.dim() == 2:  # one (K*o, i) @ (i, n) product
-        w, flat = w.flatten(0, 1), out.flatten(0, 1)
-        if b is None:
-            torch.mm(w, a, out=flat)
-        else:
-            torch.addmm(b.flatten(0, 1), w, a, out=flat)
+        torch.mm(w.flatten(0, 1), a, out=out.flatten(0, 1))
     elif b is None:
         torch.bmm(w, a, out=out)
     else:
