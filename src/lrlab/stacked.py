@@ -110,15 +110,20 @@ def _linear(
     return out
 
 
-def _linear_backward(w, gw, gb, a, g, out) -> torch.Tensor | None:
-    """Adds a block's share to the gradients, ``gw += g @ a^T`` and ``gb += sum(g)``, and
-    returns ``dL/da = w^T @ g`` in ``out``, or None when ``a`` is the data."""
+def _linear_backward(w, gw, gb, a, g, out, first: bool) -> torch.Tensor | None:
+    """Adds a block's share to the gradients, ``gw += g @ a^T`` and ``gb += sum(g)`` (sets
+    them on the ``first`` block: no pass to zero them first), and returns ``dL/da = w^T @ g``
+    in ``out``, or None when ``a`` is the data."""
+    beta = 0 if first else 1  # beta 0: the product ignores what the buffer held
     if gb is not None:
-        gb += g.sum(dim=2, keepdim=True)
+        if first:
+            torch.sum(g, dim=2, keepdim=True, out=gb)
+        else:
+            gb += g.sum(dim=2, keepdim=True)
     if a.dim() == 2:
-        gw.flatten(0, 1).addmm_(g.flatten(0, 1), a.T)
+        gw.flatten(0, 1).addmm_(g.flatten(0, 1), a.T, beta=beta)
         return None
-    gw.baddbmm_(g, a.transpose(1, 2))
+    gw.baddbmm_(g, a.transpose(1, 2), beta=beta)
     return torch.bmm(w.transpose(1, 2), g, out=out)
 
 
@@ -286,10 +291,15 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             xa[:, :d] = x
             xa[:, d] = 1.0
             x = xa
-            wb = buffers.get("first", (K, shapes[0][0], d + 1), W)
-            gwb = buffers.get("first grad", wb.shape, W).zero_()
+            h = shapes[0][0]
+            wb = buffers.get("first", (K, h, d + 1), W)
+            # Its gradient is stored input-major, (d + 1, K, out) seen as (K, out, d + 1):
+            # the product then writes a (d + 1)-row result, which runs faster than a
+            # (d + 1)-column one (the odd width is a partial tile either way; the same bits).
+            gwb = buffers.get("first grad", (d + 1, K, h), W).permute(1, 2, 0)
         # Each parameter as a contiguous (K, ...) copy (the first layer's as views of one
-        # (K, out, d + 1) tensor), and its gradient summed over blocks.
+        # (K, out, d + 1) tensor), and its gradient summed over blocks (the first block sets
+        # it).
         pieces = W.split([math.prod(s) for s in shapes], dim=1)
         params, grads = [], []
         for k, (p, s) in enumerate(zip(pieces, shapes)):
@@ -298,7 +308,7 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                 param, grad = wb[..., part], gwb[..., part]
             else:
                 param = buffers.get(("param", k), (K, *s), W)
-                grad = buffers.get(("grad", k), (K, *s), W).zero_()
+                grad = buffers.get(("grad", k), (K, *s), W)
             params.append(param.copy_(p.view(K, *s)))
             grads.append(grad)
 
@@ -320,7 +330,11 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                         w, gw = params[kw], grads[kw]
                         b, gb = (None, None) if kb is None else (params[kb], grads[kb])
                     grad_a = None if a.dim() == 2 else buffers.get(("grad_a", i), a.shape, W)
-                    tape.append(functools.partial(_linear_backward, w, gw, gb, a, out=grad_a))
+                    tape.append(
+                        functools.partial(
+                            _linear_backward, w, gw, gb, a, out=grad_a, first=start == 0
+                        )
+                    )
                     out = buffers.get(("out", i), (K, m.out_features, a.shape[-1]), W)
                     a = _linear(w, b, a, out)
                 else:
@@ -333,12 +347,15 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                 g = backward(g)
 
         grad = W.new_empty(K, W.shape[1])
-        for piece, g in zip(grad.split([math.prod(s) for s in shapes], dim=1), grads):
-            piece.view(g.shape).copy_(g)
+        sizes = [math.prod(s) for s in shapes]
+        for piece, w, g in zip(grad.split(sizes, dim=1), W.split(sizes, dim=1), grads):
+            if l2:  # the penalty's gradient joins in the same pass (the same bits)
+                torch.add(g, w.view(g.shape), alpha=l2, out=piece.view(g.shape))
+            else:
+                piece.view(g.shape).copy_(g)
         costs /= count
         if l2:
             costs += 0.5 * l2 * W.pow(2).sum(dim=1)
-            grad.add_(W, alpha=l2)
         return costs, grad
 
     return lanes
