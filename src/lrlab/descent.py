@@ -617,19 +617,28 @@ def _engine(
     if state is not None:
         torch.set_rng_state(state.rng_state)
 
+    # On the CPU a row is written through numpy views: a tensor's indexed assignment costs
+    # several times as much, and a small sweep writes three rows every step.
+    on_cpu = f.device.type == "cpu"
+    views = {name: h.numpy() for name, h in hist.items()} if on_cpu else None
+
     def write(row: int, L: torch.Tensor, gn: torch.Tensor) -> None:
-        rows = [(hist["losses"], L), (hist["grad_norms"], gn)]
+        rows = [("losses", L), ("grad_norms", gn)]
         if "params" in hist:
-            rows.append((hist["params"], s.params))
-        for h, value in rows:
-            if s.active is None:
-                h[row] = value
+            rows.append(("params", s.params))
+        for name, value in rows:
+            if s.active is None and on_cpu:
+                _put(views[name], row, value)
+            elif s.active is None:
+                hist[name][row] = value
             else:
-                h[row].index_copy_(0, s.active, value.to(h.dtype))
+                hist[name][row].index_copy_(0, s.active, value.to(hist[name].dtype))
 
     def record_path(row: int) -> None:
         h = hist["paths"]
-        if s.active is None:
+        if s.active is None and on_cpu:
+            _put(views["paths"], row, s.path)
+        elif s.active is None:
             h[row] = s.path
         else:
             h[row].index_copy_(0, s.active, s.path.to(h.dtype))
@@ -762,6 +771,16 @@ def _engine(
         bad_grad=s.bad_grad,
         bad_path=s.bad_path,
     )
+
+
+def _put(view: np.ndarray, row: int, value: torch.Tensor) -> None:
+    """``view[row] = value`` for a CPU tensor, as torch's own assignment would write it."""
+    a = value.numpy()
+    if a.dtype == view.dtype:
+        view[row] = a
+    else:  # a float32 summary takes inf where a float64 cost overflows it, as torch does
+        with np.errstate(over="ignore"):
+            view[row] = a
 
 
 def _shares(a: torch.Tensor, b: torch.Tensor) -> bool:
