@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -55,8 +56,8 @@ from .objectives import objective as make_objective
 from .regimes import diagnose
 from .schedules import Schedule
 
-__all__ = ["MAX_LANES", "MAX_STEPS", "RECORDS", "EngineState", "Run", "Sweep", "descend"]
-__all__ += ["lr_grid", "merge", "run_sweep", "sweep", "sweep_floor"]
+__all__ = ["MAX_LANES", "MAX_STEPS", "RECORDS", "EngineState", "Run", "Sweep", "SweepArgs"]
+__all__ += ["check_sweep", "descend", "lr_grid", "merge", "run_sweep", "sweep", "sweep_floor"]
 
 MAX_STEPS = 1_000_000
 MAX_LANES = 1_000_000
@@ -850,36 +851,61 @@ def _runs(
     return runs
 
 
-def _prepare(f, lrs, steps, start, keep_params, optimizer, record):
+class SweepArgs(NamedTuple):
+    """A sweep's arguments, checked and resolved by :func:`check_sweep` (an example there)."""
+
+    f: Objective
+    lrs: np.ndarray  # the learning rates as given
+    lane_lrs: np.ndarray  # one per lane: each learning rate times the optimizer's swept values
+    steps: int
+    start: torch.Tensor
+    keep_params: bool
+    rule: _optim.Rule
+    record: str | int
+
+
+def check_sweep(
+    f, lrs, steps: int, start=None, *, optimizer=None, record="full", keep_params=None
+) -> SweepArgs:
+    """The arguments of :func:`sweep`, checked before any work starts, with what they resolve
+    to: the objective, each lane's learning rate, the update rule, and whether paths are kept.
+    Bad values raise the library's own errors; so does a history too large for the memory.
+
+    Example:
+        >>> momenta = {"name": "sgd", "momentum": [0, 0.9]}
+        >>> args = check_sweep("parabola", [0.1, 0.2], 10, optimizer=momenta)
+        >>> args.lane_lrs.tolist(), args.keep_params
+        ([0.1, 0.1, 0.2, 0.2], True)
+    """
     f = make_objective(f)
     rule = _optim.get(optimizer)
-    lrs = _check_lrs(lrs)
+    lrs = lane_lrs = _check_lrs(lrs)
     steps = _checks.int_in_range("steps", steps, 1, MAX_STEPS)
     record = _check_record(record)
     w0 = f.point(start)
     if rule.values:  # the product: learning-rate-major
-        lrs = np.repeat(lrs, len(rule.values))
-        if len(lrs) > MAX_LANES:
-            _checks.fail("lrs", f"{len(lrs)} lanes", f"at most {MAX_LANES} lanes in one sweep")
+        lane_lrs = np.repeat(lrs, len(rule.values))
+        if len(lane_lrs) > MAX_LANES:
+            _checks.fail("lrs", f"{len(lane_lrs)} lanes", f"at most {MAX_LANES} lanes in one sweep")
     every = _stride(record, steps)
     points = len(_recorded_steps(steps, every))
     itemsize = torch.finfo(f.dtype).bits // 8
-    path_bytes = len(lrs) * points * f.dim * itemsize
+    path_bytes = len(lane_lrs) * points * f.dim * itemsize
     if keep_params is None:  # a summary is for sweeps too large to keep every path
         keep_params = record != "summary" and f.dim <= 16 and path_bytes <= AUTO_PARAMS_BYTES
     curves = 2 if every == 1 and rule.plain else 3
-    history = len(lrs) * points * (4 if record == "summary" else 8) * curves
+    history = len(lane_lrs) * points * (4 if record == "summary" else 8) * curves
     history += path_bytes if keep_params else 0
     limit = min(MAX_HISTORY_BYTES, _available_memory() // 2)
     if history > limit:
         _checks.fail(
             "lrs",
-            f"{len(lrs)} learning rates x {steps} steps",
+            f"{len(lane_lrs)} learning rates x {steps} steps",
             f"the history would take {history / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB "
             "allowed; use fewer learning rates or steps, record='summary'"
             + (", or keep_params=False" if keep_params else ""),
         )
-    return f, lrs, steps, w0, bool(keep_params), rule, record
+    return SweepArgs(f, lrs, lane_lrs, steps, w0, bool(keep_params), rule, record)
 
 
 def sweep_floor(final: np.ndarray, known: float | None) -> float | None:
@@ -946,7 +972,9 @@ def descend(
         )
     # Tracking needs the path; it is dropped again afterwards if the caller said not to keep it.
     keep_path = True if track_sharpness is not None else keep_params
-    f, lrs, steps, w0, keep, rule, _ = _prepare(f, [lr], steps, start, keep_path, rule, "full")
+    f, _, lrs, steps, w0, keep, rule, _ = check_sweep(
+        f, [lr], steps, start, optimizer=rule, keep_params=keep_path
+    )
     out = _engine(f, lrs, steps, w0, schedule, rule, "full", keep, None)
     run = _runs(f.name, lrs, steps, out, f.minimum, rule)[0]
     if track_sharpness is not None:
@@ -993,8 +1021,8 @@ def run_sweep(
         >>> sw.best_lr, sw.record
         (0.5, 'summary')
     """
-    f, lane_lrs, steps, w0, keep, rule, record = _prepare(
-        f, lrs, steps, start, keep_params, optimizer, record
+    f, _, lane_lrs, steps, w0, keep, rule, record = check_sweep(
+        f, lrs, steps, start, optimizer=optimizer, record=record, keep_params=keep_params
     )
     if state is not None and (
         not isinstance(state, EngineState) or len(state.diverged_at) != len(lane_lrs)

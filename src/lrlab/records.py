@@ -198,10 +198,9 @@ class Plan:
 
 def _plan(f, lrs, steps, start, schedule, optimizer, record, keep_params) -> tuple[Objective, Plan]:
     # Every argument is checked here, before a record is written or any work starts.
-    f, _, steps, w0, _, rule, record = descent._prepare(
-        f, lrs, steps, start, keep_params, optimizer, record
+    f, base, _, steps, w0, _, rule, record = descent.check_sweep(
+        f, lrs, steps, start, optimizer=optimizer, record=record, keep_params=keep_params
     )
-    base = descent._check_lrs(lrs)  # the learning rates as given, before the product
     factors = None
     if schedule is not None:
         factors = tuple(float(schedule(t)) for t in range(steps))
