@@ -291,12 +291,8 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             xa[:, :d] = x
             xa[:, d] = 1.0
             x = xa
-            h = shapes[0][0]
-            wb = buffers.get("first", (K, h, d + 1), W)
-            # Its gradient is stored input-major, (d + 1, K, out) seen as (K, out, d + 1):
-            # the product then writes a (d + 1)-row result, which runs faster than a
-            # (d + 1)-column one (the odd width is a partial tile either way; the same bits).
-            gwb = buffers.get("first grad", (d + 1, K, h), W).permute(1, 2, 0)
+            wb = buffers.get("first", (K, shapes[0][0], d + 1), W)
+            gwb = buffers.get("first grad", wb.shape, W)
         # Each parameter as a contiguous (K, ...) copy (the first layer's as views of one
         # (K, out, d + 1) tensor), and its gradient summed over blocks (the first block sets
         # it).
