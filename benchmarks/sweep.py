@@ -51,10 +51,11 @@ little; ratios come from one run each)::
 The digits-mlp Adam rows and the speed table did not finish under that load; run
 ``python benchmarks/sweep.py`` on a quiet machine to fill them in.
 
-On this machine (2 AVX-512 cores, quiet, peak 275-313 GFLOP/s; the latest numbers and where
-each millisecond of a digits-mlp step goes are in benchmarks/README.md): cancer-logistic 29-31x,
-digits-mlp 3.4x and 34-35% of the peak (both targets missed), Adam sweeps 1.15-1.24x the SGD
-sweeps, rosenbrock fused 5.5e7-7.1e7 lane-steps/s, record=summary adds 74-75 MB.
+On this machine (2 AVX-512 cores, quiet, peak 275-324 GFLOP/s; the latest numbers and where
+each millisecond of a digits-mlp step goes are in benchmarks/README.md): cancer-logistic 27-31x,
+digits-mlp 3.5-3.75x and 32-37% of the peak (both targets missed), Adam sweeps 1.15-1.35x the
+SGD sweeps (cancer-logistic, whose sweeps take 0.1 s, at the edge of the 1.3x target),
+rosenbrock fused 5.5e7-7.1e7 lane-steps/s, record=summary adds 74-75 MB.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ Besides latency and throughput, each run prints the server's CPU time per reques
 /proc): unlike the latency, it hardly depends on what else the machine runs, so its ratio
 against ``--baseline`` is the number to trust on a shared machine.
 
-Gradients without autograd (this lab), measured on the 2 shared cores with two other
-engineers' CPU-heavy benchmarks running (load average 1.5 to 4.7, given with each row), each
+Gradients without autograd (this lab), measured on the 2 shared cores with other CPU-heavy
+benchmarks running (load average 1.5 to 4.7, given with each row), each
 row back to back against the lab before it (``git archive c27c0e3 src``, ``--baseline``):
 
 ===========================  ===========  ===============  ===============  ============
@@ -48,6 +48,14 @@ benchmarks/web.py --baseline /tmp/old/src``). Mixed (``--mixed --requests 100
 errors (the heavy lane answered 2 digits-mlp sweeps in the shorter window, 5 before). The target (p95 < 100 ms) is met only
 when the other work leaves us the machine: with 20 clients it needs about 250 requests/s,
 and the client alone spends about 4 ms of CPU a request, so the two cores must be ours.
+
+Latest, quiet (load 1.1-2.0): p95 89.5 ms, 166 requests/s, 6.44 ms of server CPU a request,
+against 224 ms, 92 requests/s and 12.34 ms for ``--baseline`` c27c0e3; and 92.9 / 94.7 ms
+against 112 / 121 ms for the lab before JSON by orjson and the engine's numpy row writes
+(``--baseline`` a172c76). The target is a throughput target: the 20 clients send back to
+back, so the requests waiting in the server are its throughput times their time there
+(Little's law), and the p95 follows the server CPU per request; benchmarks/README.md has
+the numbers.
 
 What made the difference, largest first (``--profile``, 10 batches of 10 requests, in
 process: 1.14 to 1.15 s before, 0.66 to 0.69 s after):
@@ -122,9 +130,9 @@ What made the difference, largest first:
   lists) until it was written, which set off a full collection over the whole heap (torch,
   numpy, the app: 100 ms or more) every few batches. Arrays are now written straight from
   numpy, and ``serve`` freezes the startup heap (``gc.freeze``).
-* JSON by pydantic-core's serialiser (the same numbers, ten times faster than ``json.dumps``)
-  and records made in one numpy pass: turning 5 runs into a response fell from about 8 ms to
-  0.5 ms.
+* JSON by pydantic-core's serialiser (the same numbers, ten times faster than ``json.dumps``;
+  since replaced by orjson, three times faster again) and records made in one numpy pass:
+  turning 5 runs into a response fell from about 8 ms to 0.5 ms.
 * ``diagnose`` from 0.8 to 0.12 ms per run: its thirty-odd medians and means of short arrays
   now skip numpy's generic machinery, with the same arithmetic (so the same diagnoses).
 
