@@ -722,8 +722,9 @@ def _engine(
             if thinned_or_rule:
                 if not rule.plain:
                     s.path += torch.linalg.vector_norm(before.sub_(s.params), dim=1)
-                if (t + 1) in row_of:
-                    record_path(_last_row(at, t))
+                following = row_of.get(t + 1)
+                if following is not None:  # the path since the point before it is complete
+                    record_path(following - 1)
             s.step = t + 1
             if progress is not None and (t % report_every == 0 or t == steps - 1):
                 progress(t + 1, steps)
@@ -786,11 +787,6 @@ def _put(view: np.ndarray, row: int, value: torch.Tensor) -> None:
 
 def _shares(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
-
-
-def _last_row(at: np.ndarray, t: int) -> int:
-    """The row of the last recorded point at or before step ``t``."""
-    return int(np.searchsorted(at, t, side="right")) - 1
 
 
 # --------------------------------------------------------------------------- runs
