@@ -144,6 +144,22 @@ def test_reused_buffers_leave_earlier_results_alone():
     torch.testing.assert_close(fewer, (costs[2:], grads[2:]), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_call_that_went_nan_leaves_nothing_in_the_next(bias):
+    # The first block of samples sets each gradient instead of adding to a zeroed buffer:
+    # what an earlier call left there (NaN from a diverged lane) must not reach the next.
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(5, 7, bias=bias), nn.Tanh(), nn.Linear(7, 3))
+    dim = sum(p.numel() for p in model.parameters())
+    x, y = torch.randn(9, 5), torch.randint(0, 3, (9,))
+    W = torch.randn(4, dim)
+    clean = stacked_lanes(model, nn.CrossEntropyLoss(), 0.01)(W, (x, y))
+    fn = stacked_lanes(model, nn.CrossEntropyLoss(), 0.01)
+    went_bad = fn(torch.full_like(W, float("nan")), (x, y))
+    assert went_bad[1].isnan().all()
+    torch.testing.assert_close(fn(W, (x, y)), clean, rtol=0, atol=0)
+
+
 def test_saturated_logits_give_no_subnormal_gradient():
     # Logits about 95 apart put softmax probabilities below float32's smallest normal number:
     # the cross-entropy's gradient flushes them to zero (they would slow every product that
