@@ -175,5 +175,7 @@ def test_saturated_logits_give_no_subnormal_gradient():
     loss = sum(nn.functional.cross_entropy(ref[k].T, y) for k in range(2))
     (expected,) = torch.autograd.grad(loss, ref)
     assert ((expected != 0) & (expected.abs() < tiny)).any()  # the case is real
-    assert not ((grad != 0) & (grad.abs() < tiny)).any()
+    # What is kept is at least the square root of the smallest normal float, so that its
+    # products further back (with a weight, with a tanh slope) stay normal too.
+    assert not ((grad != 0) & (grad.abs() < tiny**0.5)).any()
     torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
