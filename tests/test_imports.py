@@ -107,3 +107,36 @@ def test_listing_and_the_package_import_no_heavy_dependency():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(proc.stdout) == []
+
+
+def test_the_web_lab_and_the_regime_colours_load_no_matplotlib():
+    # The lab draws in the browser; it needs plot.style's colours, not the drawing modules.
+    script = (
+        "import json, sys\n"
+        "from lrlab.plot.style import REGIME_COLORS\n"
+        "from lrlab.web import create_app\n"
+        "create_app()\n"
+        "print(json.dumps('matplotlib' in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(proc.stdout) is False
+    # The drawing functions still come from lrlab.plot as before, loaded on first use.
+    script = (
+        "import json, sys\n"
+        "from lrlab import plot\n"
+        "from lrlab.plot import save, landscape, paths\n"
+        "print(json.dumps([save.__module__, landscape.__module__, paths.__name__,\n"
+        "                  'matplotlib' in sys.modules, sorted(set(plot.__all__) - set(dir(plot)))]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(proc.stdout) == [
+        "lrlab.plot._canvas",
+        "lrlab.plot.sweeps",
+        "lrlab.plot.paths",
+        True,
+        [],
+    ]

@@ -37,22 +37,44 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
-
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from .. import _checks, scenes
 from ..descent import Run
 from ..scenes import Price, Scene, iterations_to
-from . import curves, paths, sweeps
-from ._canvas import save
-from .curves import run_figure
-from .finder import range_test_curve
-from .heatmaps import heatmap
-from .stability import sharpness_track
 from .style import REGIME_COLORS, REGIME_LABELS
-from .sweeps import landscape
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# The drawing modules load matplotlib (a third of a second), so they load when first used:
+# what needs only the regime colours and labels of plot.style, as the web lab does, goes
+# without it. Each name below is served from its module on first access.
+_FROM_MODULE = {
+    "save": "_canvas",
+    "run_figure": "curves",
+    "range_test_curve": "finder",
+    "heatmap": "heatmaps",
+    "sharpness_track": "stability",
+    "landscape": "sweeps",
+}
+_MODULES = ("_canvas", "curves", "finder", "heatmaps", "paths", "stability", "style", "sweeps")
+
+
+def __getattr__(name: str):
+    if name in _FROM_MODULE:
+        return getattr(importlib.import_module(f".{_FROM_MODULE[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FROM_MODULE) | set(_MODULES))
+
 
 __all__ = [
     "REGIME_COLORS",
@@ -103,6 +125,8 @@ def path(
         >>> path("parabola", lr=0.15).axes[0].get_title().startswith("Gradient descent")
         True
     """
+    from . import paths
+
     if isinstance(run_or_f, (Run, Scene)):
         _run_only("path", lr, start)
         return paths.path(run_or_f, f=f, numbered=numbered, ax=ax)
@@ -132,6 +156,8 @@ def three_panels(
         >>> [ax.get_title().split(":")[0] for ax in fig.axes]
         ['too low', 'just right', 'too high']
     """
+    from . import paths
+
     if not isinstance(f, Scene):
         f = scenes.three_panels(f, lrs, steps, start)
     return paths.three_panels(f, fig=fig)
@@ -157,6 +183,8 @@ def small_hill(
         >>> len(small_hill().axes)
         2
     """
+    from . import paths
+
     if not isinstance(f, Scene):
         f = scenes.small_hill(f, lrs, steps, start)
     return paths.small_hill(f, fig=fig)
@@ -182,6 +210,8 @@ def contour_paths(
         >>> bool(contour_paths("bowl:kappa=10").axes[0].collections)
         True
     """
+    from . import paths
+
     if not isinstance(f, Scene):
         f = scenes.contour_paths(f, lrs, steps, start)
     return paths.contour_paths(f, ax=ax)
@@ -207,6 +237,8 @@ def cost_curves(
         >>> len(cost_curves("parabola", steps=50).axes[0].get_lines()) >= 4
         True
     """
+    from . import curves
+
     if not isinstance(f, Scene):
         f = scenes.cost_curves(f, lrs, steps, start)
     return curves.cost_curves(f, ax=ax)
@@ -232,6 +264,8 @@ def step_lengths(
         >>> step_lengths("parabola", lr=0.2).axes[0].get_yscale()
         'log'
     """
+    from . import curves
+
     if isinstance(run_or_f, (Run, Scene)):
         _run_only("step_lengths", lr, start)
         return curves.step_lengths(run_or_f, ax=ax)
@@ -259,6 +293,8 @@ def compute_price(
         >>> compute_price("parabola", steps=300).axes[0].get_yscale()
         'log'
     """
+    from . import sweeps
+
     if not isinstance(f, Price):
         f = scenes.compute_price(f, tol, lrs, steps, start)
     return sweeps.compute_price(f, ax=ax)
