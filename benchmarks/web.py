@@ -49,10 +49,11 @@ errors (the heavy lane answered 2 digits-mlp sweeps in the shorter window, 5 bef
 when the other work leaves us the machine: with 20 clients it needs about 250 requests/s,
 and the client alone spends about 4 ms of CPU a request, so the two cores must be ours.
 
-Latest, quiet (load 1.1-2.0): p95 89.5 ms, 166 requests/s, 6.44 ms of server CPU a request,
-against 224 ms, 92 requests/s and 12.34 ms for ``--baseline`` c27c0e3; and 92.9 / 94.7 ms
-against 112 / 121 ms for the lab before JSON by orjson and the engine's numpy row writes
-(``--baseline`` a172c76). The target is a throughput target: the 20 clients send back to
+Latest, quiet (load 1.3-1.7): p95 80.7 ms, 166 requests/s, 6.49 ms of server CPU a request,
+against 204 ms, 108 requests/s and 10.78 ms for ``--baseline`` c27c0e3; and 79.4 ms against
+98.2 ms for the lab before JSON by orjson and the engine's numpy row writes (``--baseline``
+a172c76). Both servers of a pair parse HTTP with httptools, now a dependency (with h11, the
+pure-Python parser, this lab read 87-99 ms in four runs alternating with 83-90 ms). The target is a throughput target: the 20 clients send back to
 back, so the requests waiting in the server are its throughput times their time there
 (Little's law), and the p95 follows the server CPU per request; benchmarks/README.md has
 the numbers.
