@@ -777,7 +777,7 @@ def _engine(
 
 def _put(view: np.ndarray, row: int, value: torch.Tensor) -> None:
     """``view[row] = value`` for a CPU tensor, as torch's own assignment would write it."""
-    a = value.numpy()
+    a = value.numpy(force=True)  # force: a lanes function may hand back a tensor with a graph
     if a.dtype == view.dtype:
         view[row] = a
     else:  # a float32 summary takes inf where a float64 cost overflows it, as torch does
