@@ -92,6 +92,14 @@ def test_no_import_cycle_among_lrlab_modules():
     assert _find_cycle(graph) is None
 
 
+def _fresh(script: str):
+    """What ``script`` prints as JSON, run in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(proc.stdout)
+
+
 HEAVY = ("sklearn", "scipy", "matplotlib", "fastapi", "uvicorn", "sqlalchemy", "sympy", "ray")
 
 
@@ -103,10 +111,7 @@ def test_listing_and_the_package_import_no_heavy_dependency():
         "    assert main(['objectives', '--json']) == 0\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert json.loads(proc.stdout) == []
+    assert _fresh(script) == []
 
 
 def test_the_web_lab_and_the_regime_colours_load_no_matplotlib():
@@ -118,10 +123,7 @@ def test_the_web_lab_and_the_regime_colours_load_no_matplotlib():
         "create_app()\n"
         "print(json.dumps('matplotlib' in sys.modules))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert json.loads(proc.stdout) is False
+    assert _fresh(script) is False
     # The drawing functions still come from lrlab.plot as before, loaded on first use.
     script = (
         "import json, sys\n"
@@ -130,10 +132,7 @@ def test_the_web_lab_and_the_regime_colours_load_no_matplotlib():
         "print(json.dumps([save.__module__, landscape.__module__, paths.__name__,\n"
         "                  'matplotlib' in sys.modules, sorted(set(plot.__all__) - set(dir(plot)))]))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert json.loads(proc.stdout) == [
+    assert _fresh(script) == [
         "lrlab.plot._canvas",
         "lrlab.plot.sweeps",
         "lrlab.plot.paths",
