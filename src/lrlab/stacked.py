@@ -297,12 +297,12 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             xa[:, :d] = x
             xa[:, d] = 1.0
             x = xa
-            h = shapes[0][0]
-            wb = buffers.get("first", (K, h, d + 1), W)
+            units = shapes[0][0]
+            wb = buffers.get("first", (K, units, d + 1), W)
             # Its gradient is stored input-major, (d + 1, K, out) seen as (K, out, d + 1):
             # the product then writes d + 1 rows rather than d + 1 columns, which runs 5-10%
             # faster here, with the same bits (d + 1 is a partial tile either way).
-            gwb = buffers.get("first grad", (d + 1, K, h), W).permute(1, 2, 0)
+            gwb = buffers.get("first grad", (d + 1, K, units), W).permute(1, 2, 0)
         # Each parameter as a contiguous (K, ...) copy (the first layer's as views of one
         # (K, out, d + 1) tensor), and its gradient summed over blocks (the first block sets
         # it).
