@@ -280,13 +280,19 @@ def _free_names(node) -> set[str]:
     return set().union(*(_free_names(c) for c in children))
 
 
-@settings(SETTINGS, max_examples=150)
-@given(st.data())
-def test_random_expressions_evaluate_as_the_oracle_does(data):
+def draw_tree(data) -> tuple[object, tuple[str, ...]]:
+    """A random expression tree with at least one name in it, and its names in order."""
     tree = data.draw(trees())
     params = tuple(sorted(_free_names(tree)))
     if not params:
         tree, params = Binary("+", tree, Var("x")), ("x",)
+    return tree, params
+
+
+@settings(SETTINGS, max_examples=150)
+@given(st.data())
+def test_random_expressions_evaluate_as_the_oracle_does(data):
+    tree, params = draw_tree(data)
     text = data.draw(spellings(tree))
     f = parse(text)
     assert f.params == params

@@ -16,7 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_expr_properties import POINTS, SETTINGS, Binary, Var, _free_names, spellings, trees
+from test_expr_properties import POINTS, SETTINGS, draw_tree, spellings
 
 from lrlab import analytic
 from lrlab.expr import FUNCTIONS, parse
@@ -80,10 +80,7 @@ def test_catalogue_options_reach_the_formula(options):
 @settings(SETTINGS, max_examples=200)
 @given(st.data())
 def test_random_expressions_cost_as_the_evaluator_and_differentiate_as_autograd(data):
-    tree = data.draw(trees())
-    params = tuple(sorted(_free_names(tree)))
-    if not params:
-        tree, params = Binary("+", tree, Var("x")), ("x",)
+    tree, _ = draw_tree(data)
     f = parse(data.draw(spellings(tree)))
     W = np.array([[p[name] for name in f.params] for p in POINTS])
     values, grads = program(f)(W)
