@@ -139,3 +139,31 @@ def test_console_script_subprocess():
 def test_no_arguments_prints_the_help(capsys):
     code, out, err = run_cli(capsys)
     assert code == 0 and "Usage" in out and "sweep" in out and err == ""
+
+
+def test_ctrl_c_exits_130_and_names_the_record_to_resume(tmp_path):
+    """A real SIGINT to a real process: typer turns Ctrl-C into a status it returns rather
+    than raises, which main() must pass on (status 0 with nothing printed would let a script
+    carry on with an empty answer)."""
+    import signal
+    import time
+
+    from lrlab import store
+
+    db = tmp_path / "r.db"
+    cmd = [sys.executable, "-m", "lrlab.cli", "sweep", "rosenbrock", "--num", "4"]
+    cmd += ["--steps", "1000000", "--record", "summary", "--json", "--store", str(db)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (db.exists() and store.open(db).list()):  # the sweep has begun
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    (rec,) = store.open(db).list()
+    assert proc.returncode == 130 and out == ""
+    assert err.strip() == f"lrlab: interrupted; resume it with: lrlab resume {rec.id}"
+    assert rec.status == "interrupted" and rec.steps_done < 1_000_000

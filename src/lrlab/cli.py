@@ -17,6 +17,7 @@ import json
 import math
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated
 
@@ -266,6 +267,11 @@ def run(
     _print_recorded(shown)
 
 
+# The record a Ctrl-C would leave interrupted: main() names it in its message. A command sets it
+# once its record exists; main() clears it around each command.
+_RESUMABLE: ContextVar[str | None] = ContextVar("lrlab_cli_resumable", default=None)
+
+
 @app.command()
 def sweep(
     objective: ObjArg,
@@ -328,6 +334,7 @@ def sweep(
     }
     f = _objective(objective)
     grid = lr_grid(lr_min, lr_max, num)
+    _RESUMABLE.set(rid)
     with (
         _progress("sweep", True) as progress,
         command(rid, _invocation(), lambda s: _sweep_json(s, rid)),
@@ -412,6 +419,7 @@ def resume(
 
     st = open_store(store)
     rid = st.resolve(record_id)
+    _RESUMABLE.set(rid)
     with _progress("resume", True) as progress:
         sw = do_resume(rid, store=st, progress=progress, output=lambda s: _sweep_json(s, rid))
     _show_sweep(sw, json_out, rid)
@@ -575,17 +583,17 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     args = list(sys.argv[1:] if argv is None else argv)
+    resumable = _RESUMABLE.set(None)
     try:
-        # No arguments: the help, on stdout, as for --help.
-        app(args=args or ["--help"], standalone_mode=False, prog_name="lrlab")
-    except typer.Exit as e:
-        return e.exit_code
+        # No arguments: the help, on stdout, as for --help. Outside standalone mode typer
+        # returns the status of a typer.Exit, and turns Ctrl-C into status 130, rather than
+        # raising them.
+        status = app(args=args or ["--help"], standalone_mode=False, prog_name="lrlab")
     except typer.Abort:
         err.print("lrlab: aborted")
         return 130
     except KeyboardInterrupt:
-        err.print("lrlab: interrupted")
-        return 130
+        status = 130
     except (BadInput, ValueError, TypeError, OSError, ImportError) as e:
         err.print(f"lrlab: error: {_one_line(e)}")
         return 2
@@ -600,7 +608,12 @@ def main(argv: list[str] | None = None) -> int:
             "(set LRLAB_DEBUG=1 to see the traceback)"
         )
         return 1
-    return 0
+    finally:
+        rid = _RESUMABLE.get()
+        _RESUMABLE.reset(resumable)
+    if status == 130:
+        err.print("lrlab: interrupted" + (f"; resume it with: lrlab resume {rid}" if rid else ""))
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":
