@@ -127,6 +127,38 @@ def test_heartbeat_tells_running_from_interrupted(store_url):  # noqa: F811
     assert socket.gethostname() == st.get(mine).host
 
 
+def test_of_two_claims_at_once_one_wins(store_url):  # noqa: F811
+    """Two resumes of one interrupted record: the check and the take are one transaction, so
+    exactly one gets it (each thread has its own connection, as two processes would)."""
+    import threading
+
+    st = store.open(store_url)
+    stores = [store.open(store_url) for _ in range(2)]
+    for _ in range(10):
+        rid = st.begin("sweep", "parabola", params={}, steps=10, lanes=2, slices=[(0, 2)])
+        st.finish(rid, status="interrupted")
+        start, outcomes = threading.Barrier(2), []
+
+        def claim(s, rid=rid, start=start, outcomes=outcomes):
+            start.wait()
+            try:
+                s.claim(rid)
+                outcomes.append("claimed")
+            except store.StoreError as e:
+                outcomes.append(str(e))
+
+        threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes)[0] == "claimed" and outcomes.count("claimed") == 1, outcomes
+        assert st.get(rid).status == "running"
+    st.finish(rid)
+    with pytest.raises(store.StoreError, match="is done: there is nothing to resume"):
+        st.claim(rid)
+
+
 # --- SQLite files ------------------------------------------------------------------------------
 
 

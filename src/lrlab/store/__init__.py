@@ -627,15 +627,47 @@ class Store:
         return rid
 
     def claim(self, record_id: str) -> None:
-        """Make this process the one working on a record (when resuming it)."""
-        now = time.time()
-        self._transact(
-            lambda conn: conn.execute(
+        """Make this process the one working on an interrupted record (when resuming it).
+
+        Of two processes that claim the same record at once, one gets it and the other is
+        refused: the update only takes the row as it was read, in the same transaction.
+
+        Raises:
+            StoreError: the record is done, or a live process is working on it.
+
+        Example:
+            >>> st = open("sqlite://")
+            >>> rid = st.begin("sweep", "parabola", params={})
+            >>> st.finish(rid, status="interrupted")
+            >>> st.claim(rid)
+            >>> st.get(rid).status
+            'running'
+        """
+
+        def work(conn):
+            now = time.time()
+            row = conn.execute(sa.select(records).where(records.c.id == record_id)).one()
+            status = _shown_status(row, now)
+            if status == "running":
+                raise StoreError(
+                    f"record {record_id} is still running (process {row.pid} on {row.host}); "
+                    "it can be resumed once that process has stopped"
+                )
+            if status != "interrupted":
+                raise StoreError(f"record {record_id} is {status}: there is nothing to resume")
+            taken = conn.execute(
                 sa.update(records)
-                .where(records.c.id == record_id)
+                .where(
+                    (records.c.id == record_id)
+                    & (records.c.status == row.status)
+                    & (records.c.heartbeat == row.heartbeat)
+                )
                 .values(status="running", heartbeat=now, host=socket.gethostname(), pid=os.getpid())
-            )
-        )
+            ).rowcount
+            if taken != 1:
+                raise StoreError(f"record {record_id} was claimed by another process just now")
+
+        self._transact(work)
 
     def beat(self, record_id: str) -> None:
         """Say that the process working on a record is alive."""
