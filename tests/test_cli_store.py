@@ -80,6 +80,17 @@ def test_commands_record_what_they_print(capsys, tmp_path):
     one_line_error(*cli(capsys, "show", made["run"]["id"], "--store", url)[::2])
 
 
+def test_rm_leaves_a_running_record_alone_unless_forced(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    st = store.open(url)
+    rid = st.begin("sweep", "parabola", params={}, steps=10, lanes=2, slices=[(0, 2)])  # live
+    code, _, err = cli(capsys, "rm", rid, "--store", url)
+    one_line_error(code, err)
+    assert "still running" in err and st.get(rid).status == "running"
+    assert cli(capsys, "rm", rid, "--store", url, "--force")[:2] == (0, f"deleted {rid}\n")
+    assert st.list() == []
+
+
 def test_no_store_records_nothing_and_the_environment_names_the_store(
     capsys, tmp_path, monkeypatch
 ):

@@ -261,9 +261,15 @@ def export(
 
 
 @records_app.command()
-def rm(record_id: IdArg, store: StoreOpt = None) -> None:
-    """Delete a record with its curves and checkpoints."""
+def rm(
+    record_id: IdArg,
+    store: StoreOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete it even while a process is running it.")
+    ] = False,
+) -> None:
+    """Delete a record with its curves and checkpoints (not one still running: see --force)."""
     st = open_store(store)
     rid = st.resolve(record_id)
-    st.delete(rid)
+    st.delete(rid, force=force)
     out.print(f"deleted {rid}")

@@ -552,11 +552,22 @@ class Store:
 
     # -- writing --
 
-    def delete(self, record_id: str) -> None:
-        """Delete a record with its shards and checkpoints (one transaction)."""
+    def delete(self, record_id: str, *, force: bool = False) -> None:
+        """Delete a record with its shards and checkpoints (one transaction).
+
+        Raises:
+            StoreError: a live process is still working on it (its later writes would go
+                nowhere), unless ``force``.
+        """
         rid = self.resolve(record_id)
 
         def work(conn):
+            row = conn.execute(sa.select(records).where(records.c.id == rid)).one()
+            if not force and _shown_status(row, time.time()) == "running":
+                raise StoreError(
+                    f"record {rid} is still running (process {row.pid} on {row.host}): stop it "
+                    "first, or delete it anyway with force"
+                )
             conn.execute(sa.delete(shards).where(shards.c.record_id == rid))
             conn.execute(sa.delete(records).where(records.c.id == rid))
 
