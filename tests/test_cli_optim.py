@@ -82,6 +82,33 @@ def test_sweep_momentum_list_sweeps_the_product(capsys):
     assert data["best"] == {"lr": sw.best.lr, "momentum": sw.best.optimizer.momentum}
 
 
+def test_a_swept_momentum_has_its_column_in_every_table(capsys, tmp_path):
+    """The text, ``show`` and the CSV name each run's momentum, and mark only the best run
+    (two runs share each learning rate)."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+
+    def cli(*args):
+        code = main([*args, "--store", url])
+        return code, capsys.readouterr().out
+
+    args = ["parabola", "--lr-min", "0.01", "--lr-max", "1", "--num", "2", "--steps", "5"]
+    code, out = cli("sweep", *args, "--momentum", "0,0.9")
+    assert code == 0 and "2 runs x" not in out and "4 runs x 5 steps" in out
+    sw = lrlab.sweep("parabola", [0.01, 1.0], 5, optimizer=lrlab.optim.sgd(momentum=[0.0, 0.9]))
+    best = (f"{sw.best.lr:.4g} *", str(sw.best.optimizer.momentum))
+    (rec,) = lrlab.store.open(url).list()
+    code, shown = cli("show", rec.id)
+    for text in (out, shown):
+        rows = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines()]
+        rows = [r for r in rows if r]
+        assert [r[1] for r in rows] == ["0.0", "0.9", "0.0", "0.9"]
+        assert [tuple(r[:2]) for r in rows if r[0].endswith("*")] == [best]
+    code, table = cli("export", rec.id, "--format", "csv")
+    lines = table.splitlines()
+    assert lines[0] == "lane,lr,momentum,step,loss,grad_norm"
+    assert [line.split(",")[2] for line in lines[1::6]] == ["0.0", "0.9", "0.0", "0.9"]
+
+
 def test_sweep_every_kth_step(capsys):
     code, out, _ = run_cli(
         capsys, "sweep", "parabola", "--num", "2", "--steps", "20", "--record", "5", "--json"

@@ -150,6 +150,9 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(capsys, tmp_path):
 
     code, history, _ = cli(capsys, "history", "--store", url)
     assert "interrupted" in history
+    code, _, err = cli(capsys, "export", rec.id, "--format", "csv", "--store", url)
+    one_line_error(code, err)
+    assert f"lrlab resume {rec.id}" in err  # not an empty table with status 0
     code, resumed, err = cli(capsys, "resume", rec.id[:8], "--store", url, "--json")
     assert code == 0, err
     assert st.get(rec.id).status == "done"

@@ -395,16 +395,23 @@ def _show_sweep(sw, json_out: bool, rid: str | None) -> None:
     if json_out:
         _emit_json(_sweep_json(sw, rid))
         return
-    table = Table(title=f"{sw.objective}: {len(sw.lrs)} learning rates x {sw.steps} steps")
-    for col in ("lr", "final cost", "regime", "confidence"):
+    swept = sw.optimizer.swept  # a second swept hyperparameter gets a column of its own
+    runs = "runs" if swept else "learning rates"
+    table = Table(title=f"{sw.objective}: {len(sw.lrs)} {runs} x {sw.steps} steps")
+    for col in ("lr", *([swept] if swept else []), "final cost", "regime", "confidence"):
         table.add_column(col, justify="right" if col != "regime" else "left")
-    for r in sw.runs:
-        mark = " *" if r is sw.best else ""
+    best = sw.best_index
+    for i, (r, value) in enumerate(zip(sw.runs, sw.values or [None] * len(sw.lrs))):
         table.add_row(
-            f"{r.lr:.4g}{mark}", fmt(r.final_loss, 6), r.regime, f"{r.diagnosis.confidence:.2f}"
+            f"{r.lr:.4g}{' *' if i == best else ''}",
+            *([f"{value}"] if swept else []),
+            fmt(r.final_loss, 6),
+            r.regime,
+            f"{r.diagnosis.confidence:.2f}",
         )
     out.print(table)
-    out.print(f"best lr {sw.best_lr:.4g} (final cost {fmt(sw.best.final_loss, 6)})  * marks it")
+    at = f", {swept} {sw.values[best]}" if swept else ""
+    out.print(f"best lr {sw.best_lr:.4g}{at} (final cost {fmt(sw.best.final_loss, 6)})  * marks it")
     _print_recorded({} if rid is None else {"id": rid})
 
 

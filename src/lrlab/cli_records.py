@@ -130,13 +130,19 @@ def _show_output(rec) -> None:
         f"made with   lrlab {env.get('lrlab')}, torch {env.get('torch')} on {env.get('device')}"
     )
     if rec.kind == "sweep" and "runs" in o:
+        # With a second swept hyperparameter, ``best`` names it beside the learning rate.
+        best = o.get("best") or {"lr": o.get("best_lr")}
+        swept = [k for k in best if k != "lr"]
         table = Table()
-        for col in ("lr", "final cost", "regime"):
+        for col in ("lr", *swept, "final cost", "regime"):
             table.add_column(col, justify="left" if col == "regime" else "right")
+        marked = False
         for r in o["runs"]:
-            mark = " *" if r["lr"] == o.get("best_lr") else ""
+            is_best = not marked and all(r.get(k) == v for k, v in best.items())
+            marked = marked or is_best
             table.add_row(
-                f"{r['lr']:.4g}{mark}",
+                f"{r['lr']:.4g}{' *' if is_best else ''}",
+                *(str(r.get(k)) for k in swept),
                 fmt(r["final_loss"], 6, missing="diverged"),
                 str(r["regime"]),
             )
@@ -202,14 +208,17 @@ def _csv_rows(st, rec) -> tuple[list[str], list[list]]:
     the output's fields."""
     from .records import load
 
-    if rec.kind == "sweep" and rec.status == "done":
-        sw = load(rec.id, store=st)
+    if rec.kind == "sweep":
+        sw = load(rec.id, store=st)  # refuses an unfinished sweep, naming `lrlab resume`
+        swept = sw.optimizer.swept
+        values = sw.values or [None] * len(sw.lrs)
         rows = []
-        for lane, r in enumerate(sw.runs):
+        for lane, (r, value) in enumerate(zip(sw.runs, values)):
             steps = r.recorded_steps if r.recorded_steps is not None else range(len(r.losses))
+            first = [lane, r.lr, *([json_safe(value)] if swept else [])]
             for t, loss, gn in zip(steps, r.losses, r.grad_norms):
-                rows.append([lane, r.lr, int(t), json_safe(loss), json_safe(gn)])
-        return ["lane", "lr", "step", "loss", "grad_norm"], rows
+                rows.append([*first, int(t), json_safe(loss), json_safe(gn)])
+        return ["lane", "lr", *([swept] if swept else []), "step", "loss", "grad_norm"], rows
     if rec.kind == "run" and rec.output:
         o = rec.output
         sizes = list(o.get("step_sizes") or []) + [None]
