@@ -341,10 +341,24 @@ def test_an_upload_over_the_limit_is_refused():
         r = c.post("/api/diagnose", files={"file": ("big.csv", b"loss\n" + b"1.0\n" * 5000)})
         assert r.status_code == 413 and "larger than 1,000 bytes" in r.json()["detail"]
         huge = b'{"losses": [' + b"1.0," * 2_000_000 + b"1.0]}"
-        r = c.post(
-            "/api/diagnose/losses", content=huge, headers={"content-type": "application/json"}
-        )
-        assert r.status_code == 413
+        json_body = {"content-type": "application/json"}
+        r1 = c.post("/api/diagnose/losses", content=huge, headers=json_body)
+        body = limits.body_bytes
+        # The error shape and headers of every refusal, whether the body declares its size
+        # (refused before it is read) or is sent in chunks (refused once the bytes pass it).
+        chunked = (huge[i : i + 2**16] for i in range(0, len(huge), 2**16))
+        r2 = c.post("/api/diagnose/losses", content=chunked, headers=json_body)
+        for r in (r1, r2):
+            assert r.status_code == 413 and r.headers["content-type"] == "application/json"
+            assert r.json() == {
+                "detail": f"the request body is larger than {body:,} bytes, the limit",
+                "limit_bytes": body,
+            }
+            assert "content-security-policy" in r.headers
+        assert "content-length" not in r2.request.headers
+        # Under the limit: read and refused for what it says, not for its size.
+        r = c.post("/api/diagnose/losses", content=huge[: body - 10], headers=json_body)
+        assert r.status_code == 422
 
 
 def test_diagnose_a_list_of_costs(client):

@@ -105,9 +105,55 @@ def _add_error_handlers(app: FastAPI, limits: Limits) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, err: StarletteHTTPException):
-        extra = {"limit_bytes": limits.upload_bytes} if err.status_code == 413 else {}
+        extra = {"limit_bytes": err.limit} if isinstance(err, _TooLarge) else {}
         # Keep the exception's headers: a 405 says which methods are allowed (``Allow``).
         return _error(err.status_code, str(err.detail), headers=err.headers, **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# The request body's size.
+
+
+class _TooLarge(StarletteHTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than {limit:,} bytes, the limit")
+        self.limit = limit
+
+
+class _BodyLimit:
+    """Refuses a request body over ``limit`` bytes with the JSON 413 of every other refusal: at
+    once when its ``Content-Length`` says so, otherwise when the bytes read pass the limit.
+
+    (Starlette's own limit answers a declared size in plain text, outside the headers' middleware.)
+    """
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            err = _TooLarge(self.limit)
+            response = _error(
+                413, err.detail, limit_bytes=self.limit, headers={"connection": "close"}
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,9 +238,9 @@ def create_app(
         "descent. Every computation is a call into the lrlab library.",
         docs_url=None,
         redoc_url=None,  # their pages load scripts from a CDN
-        max_body_size=limits.upload_bytes + 2**20,
     )
     app.state.lab = lab
+    app.add_middleware(_BodyLimit, limit=limits.body_bytes)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(_Headers)

@@ -91,6 +91,12 @@ class Limits:
     queue: int = 256
     batch_lanes: int = 512
 
+    @property
+    def body_bytes(self) -> int:
+        """The largest request body: a log of ``upload_bytes`` with its form's framing, or a
+        JSON body of the same size."""
+        return self.upload_bytes + 2**20
+
     def for_objective(self, f) -> dict:
         """The limits that apply to the objective ``f``, as the page shows them."""
         return self.for_objective_kind(f.kind)
