@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 import lrlab
 from lrlab.web import Limits, create_app
+from lrlab.web.routes import Lab
 
 LOOPBACK = "http://127.0.0.1"
 
@@ -415,6 +416,28 @@ def test_runs_over_the_caps_are_refused(client, body):
     assert r.status_code in (400, 422) and "at most" in r.json()["detail"], r.json()
 
 
+def test_a_grid_of_no_given_size_is_as_large_as_the_limits_allow(client):
+    lim = Limits()
+    d = client.post("/api/sweep", json={"objective": "parabola", "steps": 20}).json()
+    assert len(d["runs"]) == 40
+    # Every pair of a heatmap is a run: 3 momentum values share the 64 lanes.
+    body = {"objective": "parabola", "steps": 20, "optimizer": {"momentum": [0, 0.5, 0.9]}}
+    d = client.post("/api/heatmap", json=body).json()
+    assert (len(d["lrs"]), len(d["values"])) == (lim.lanes // 3, 3)
+    # A dataset problem: the work limit over its parameters (as digits-mlp's 4810 at 200
+    # steps: 12 learning rates), or the lanes limit.
+    assert Lab(lim, 1).grid_size(lrlab.objective("digits-mlp"), None, 200) == 12
+    small = Limits(dataset_work=5 * 200 * 31 + 100)
+    with TestClient(create_app(limits=small), base_url=LOOPBACK) as c:
+        r = c.post("/api/sweep", json={"objective": "cancer-logistic"})
+        assert r.status_code == 200 and len(r.json()["runs"]) == 5
+        r = c.post("/api/sweep", json={"objective": "cancer-logistic", "steps": 10})
+        assert len(r.json()["runs"]) == small.dataset_lanes
+    # A grid from the sharpness stays within the rates a request may name.
+    d = client.post("/api/sweep", json={"objective": "1e-300*x**2", "num": 3, "steps": 5}).json()
+    assert [r["lr"] for r in d["runs"]][-1] == 1e6
+
+
 def test_sweeps_and_comparisons_over_the_caps_are_refused(client):
     r = client.post("/api/sweep", json={"objective": "parabola", "num": Limits().lanes + 1})
     assert r.status_code == 422 and "at most 64" in r.json()["detail"]
@@ -425,6 +448,20 @@ def test_sweeps_and_comparisons_over_the_caps_are_refused(client):
     assert r.status_code == 400 and "at most 16" in r.json()["detail"]
     r = client.post("/api/sweep", json={"objective": "parabola", "lr_min": 1.0, "lr_max": 0.1})
     assert r.status_code == 400
+    r = client.post("/api/diagnose/losses", json={"losses": [1.0, 0.5], "lr": 1e308})
+    assert r.status_code == 422 and "lr" in r.json()["detail"]
+
+
+def test_a_start_with_no_finite_cost_is_refused_for_what_it_is(client):
+    for path, body in [
+        ("/api/run", {"objective": "exp(x)", "lr": 1, "steps": 5, "start": [1e3]}),
+        ("/api/compare", {"objective": "1e308*x**2", "lrs": [0.1], "steps": 5, "start": [10]}),
+    ]:
+        r = client.post(path, json=body)
+        assert r.status_code == 400
+        assert r.json()["detail"].endswith("is invalid: the cost there is not finite (inf)")
+    r = client.post("/api/diagnose/losses", json={"losses": [None, None, None]})
+    assert r.status_code == 400 and r.json()["detail"].startswith("losses=[nan, nan, nan] is")
 
 
 def test_a_computation_over_its_time_is_stopped_with_a_503():

@@ -17,14 +17,23 @@ SHOWN_CHARS = 80
 
 
 def shown(value: object) -> str:
-    """``repr(value)``, cut to :data:`SHOWN_CHARS` characters with its full length noted.
+    """``repr(value)`` (of its numbers, for an array or tensor), cut to :data:`SHOWN_CHARS`
+    characters with its full length noted.
 
     Example:
         >>> shown([1.0] * 3)
         '[1.0, 1.0, 1.0]'
         >>> shown("x" * 1000)
         "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1002 characters)"
+        >>> import numpy as np
+        >>> shown(np.array([1.0, float("nan")])), shown(np.arange(1000))
+        ('[1.0, nan]', '[0, 1, 2, 3, 4, 5, 6, 7, ... (1000 numbers)]')
     """
+    if hasattr(value, "tolist"):  # an array or tensor shows its numbers, not its type
+        size = math.prod(getattr(value, "shape", ()))
+        if size > SHOWN_CHARS:  # never a list of millions for a one-line message
+            return f"{repr(value.reshape(-1)[:8].tolist())[:-1]}, ... ({size} numbers)]"
+        value = value.tolist()
     text = repr(value)
     if len(text) <= SHOWN_CHARS:
         return text
@@ -41,6 +50,22 @@ def fail(name: str, value: object, allowed: str, exc: type[Exception] = ValueErr
         ValueError: lr=-1.0 is invalid: must be a finite number > 0
     """
     raise exc(f"{name}={shown(value)} is invalid: {allowed}")
+
+
+def finite_cost(name: str, point, cost: float) -> None:
+    """Refuse a point whose cost is not finite: nothing can descend, or measure curvature,
+    from there.
+
+    Example:
+        >>> finite_cost("start", [1000.0], float("inf"))
+        Traceback (most recent call last):
+        ...
+        ValueError: start=[1000.0] is invalid: the cost there is not finite (inf)
+    """
+    if not math.isfinite(cost):
+        values = point.tolist() if hasattr(point, "tolist") else list(point)
+        where = values if len(values) <= 8 else f"<a point of {len(values)} numbers>"
+        fail(name, where, f"the cost there is not finite ({cost})")
 
 
 def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:

@@ -89,8 +89,7 @@ def _hvp(f, at: torch.Tensor, batch) -> Matvec:
         cost = f.cost(w, batch)
         if not isinstance(cost, torch.Tensor) or cost.numel() != 1:
             raise ValueError("the objective's cost must be a scalar tensor")
-        if not torch.isfinite(cost):
-            _checks.fail("at", _short(at), f"the cost there is not finite ({float(cost.detach())})")
+        _checks.finite_cost("at", at, float(cost.detach()))
         (grad,) = torch.autograd.grad(cost, w, create_graph=True)
     dtype = f.dtype
 
@@ -108,10 +107,6 @@ def _hvp(f, at: torch.Tensor, batch) -> Matvec:
         return torch.zeros_like(v) if hv is None else hv.detach().to(torch.float64).cpu()
 
     return matvec
-
-
-def _short(at: torch.Tensor) -> str:
-    return f"<point of {at.numel()} numbers>" if at.numel() > 8 else str(at.tolist())
 
 
 def _lanczos(

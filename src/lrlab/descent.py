@@ -695,7 +695,11 @@ def _engine(
             if row is not None:
                 write(row, L, gn)
             s.recent.append((L, gn))
-            if s.threshold is None:
+            if s.threshold is None:  # the first step
+                bad_start = ~torch.isfinite(L)
+                if bool(bad_start.any()):
+                    i = int(bad_start.nonzero()[0, 0])
+                    _checks.finite_cost("start", s.params[i], float(L[i]))
                 s.threshold = L + RETIRE_GROWTH * L.abs().clamp_min(1e-12)
             if t % check_every == 0 or t == steps - 1:
                 # NaN fails every comparison, so "not (L <= threshold)" also catches NaN and +inf.

@@ -438,12 +438,7 @@ def suggest(
         )
     w0 = f.point(start)
     f0 = f.loss(w0)
-    if not math.isfinite(f0):
-        _checks.fail(
-            "start",
-            w0.tolist() if f.dim <= 8 else f"<{f.dim} numbers>",
-            f"the cost there is not finite ({f0})",
-        )
+    _checks.finite_cost("start", w0, f0)
     models = f.kind in ("dataset", "model")
     total, done = (4 if models else 3), 0
 

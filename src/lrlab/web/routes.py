@@ -66,6 +66,7 @@ from ..suggest import suggest as suggest_lr
 from .history import History
 from .scheduler import HEAVY, LIGHT, Check, Scheduler
 from .schemas import (
+    GRID_NUM,
     CompareOut,
     CompareRequest,
     DiagnoseOut,
@@ -223,6 +224,25 @@ class Lab:
                 "or learning rates",
             )
 
+    def grid_size(
+        self, f: Objective, asked: int | None, steps: int, per_lr: int = 1, most: int = GRID_NUM
+    ) -> int:
+        """Learning rates in a grid: ``asked``, checked against the limits (each with
+        ``per_lr`` runs), or when None ``most``, cut to what the limits allow.
+
+        Example:
+            >>> lab = Lab(Limits(), 1, None)
+            >>> f = lab.build("digits-mlp")
+            >>> lab.grid_size(f, None, 200), lab.grid_size(f, None, 200, per_lr=2)
+            (12, 6)
+        """
+        if asked is None:
+            lim = self.limits.for_objective(f)
+            fits = min(lim["lanes"], lim["work"] // max(1, steps * f.dim)) // per_lr
+            asked = max(2, min(most, fits))  # below 2, check_work says what to change
+        self.check_work(f, asked * per_lr, steps)
+        return asked
+
     def marks(self, f: Objective, start: Sequence[float] | None, check: Check) -> dict:
         """Sharpness L (known at the minimum, else measured at the start) and 1/L, 2/L."""
         if f.sharpness_at_minimum is not None:
@@ -355,26 +375,39 @@ def _objective_body(lab: Lab, spec: str, start, resolution: int, check: Check) -
     return dumps(json_safe(d))
 
 
-def _grid(req: SweepRequest | HeatmapRequest, marks: Callable[[], dict]) -> np.ndarray:
-    """The request's learning-rate grid. A bound left out spans 1e-2/L to 20/L around the
-    objective's sharpness L (past 2/L, and past momentum's (2 + 2*beta)/L), or 1e-5 to 10
-    when L is unknown; ``marks`` is asked only then."""
+def _around(marks: dict, low: float, high: float) -> tuple[float, float]:
+    """``low / L`` to ``high / L`` around the sharpness L in ``marks``, slid into 1e-12 to 1e6
+    (the rates a request may name) where L is extreme; 1e-5 to 10 when L is unknown."""
+    L = marks["sharpness"] if marks["two_over_L"] is not None else None
+    if not L:
+        return 1e-5, 10.0
+    lo, hi = low / L, high / L
+    if not (lo >= 1e-12 and hi <= 1e6):  # in logs: high / L may overflow
+        width = math.log10(high / low)
+        top = min(max(math.log10(high) - math.log10(L), width - 12), 6.0)
+        lo, hi = 10 ** (top - width), 10**top
+    return lo, hi
+
+
+def _grid(req: SweepRequest | HeatmapRequest, num: int, marks: Callable[[], dict]) -> np.ndarray:
+    """The request's grid of ``num`` learning rates. A bound left out is taken from 1e-2/L to
+    20/L around the objective's sharpness L (past 2/L, and past momentum's (2 + 2*beta)/L);
+    ``marks`` is asked only then."""
     lo, hi = req.lr_min, req.lr_max
     if lo is None or hi is None:
-        m = marks()
-        L = m["sharpness"] if m["two_over_L"] is not None else None
-        lo = lo if lo is not None else (1e-2 / L if L else 1e-5)
-        hi = hi if hi is not None else (20 / L if L else 10.0)
+        auto_lo, auto_hi = _around(marks(), 1e-2, 20.0)
+        lo = lo if lo is not None else auto_lo
+        hi = hi if hi is not None else auto_hi
     if not lo < hi:
         raise LabError(400, f"lr_min={lo:g} must be smaller than lr_max={hi:g}")
-    return descent.lr_grid(lo, hi, req.num)
+    return descent.lr_grid(lo, hi, num)
 
 
 def _sweep_body(lab: Lab, req: SweepRequest, check: Check) -> bytes:
     f = lab.build(req.objective)
-    lab.check_work(f, req.num, req.steps)
+    num = lab.grid_size(f, req.num, req.steps)
     marks = lab.marks(f, req.start, check)
-    lrs = _grid(req, lambda: marks)
+    lrs = _grid(req, num, lambda: marks)
     sw = descent.sweep(f, lrs, req.steps, req.start, keep_params=False, progress=check)
     body = dumps({**sw.to_dict(), "marks": marks})
     lab.history.record(sw, {"web": "sweep", "start": req.start})
@@ -384,9 +417,9 @@ def _sweep_body(lab: Lab, req: SweepRequest, check: Check) -> bytes:
 def _heatmap_body(lab: Lab, req: HeatmapRequest, check: Check) -> bytes:
     f = lab.build(req.objective)
     values = req.optimizer.momentum
-    lab.check_work(f, req.num * len(values), req.steps)
+    num = lab.grid_size(f, req.num, req.steps, per_lr=len(values))
     rule = optim.get({"name": req.optimizer.name, "momentum": list(values)})
-    lrs = _grid(req, lambda: lab.marks(f, req.start, check))
+    lrs = _grid(req, num, lambda: lab.marks(f, req.start, check))
     sw = descent.sweep(
         f, lrs, req.steps, req.start, optimizer=rule, keep_params=False, progress=check
     )
@@ -420,13 +453,9 @@ CURVES = (("very high", "diverging"), ("high", "too_high"), ("low", "too_low"), 
 
 def _pictures_body(lab: Lab, req: PicturesRequest, check: Check) -> bytes:
     f = lab.build(req.objective)
-    num = 48 if f.kind != "dataset" else 12
-    lab.check_work(f, num, req.steps)
+    num = lab.grid_size(f, None, req.steps, most=48)
     marks = lab.marks(f, req.start, check)
-    if marks["two_over_L"] is not None:
-        lrs = descent.lr_grid(1e-3 / marks["sharpness"], 20 / marks["sharpness"], num)
-    else:
-        lrs = descent.lr_grid(1e-5, 10.0, num)
+    lrs = descent.lr_grid(*_around(marks, 1e-3, 20.0), num)
     sw = descent.sweep(f, lrs, req.steps, req.start, keep_params=f.dim <= 16, progress=check)
     picks = _pick(sw)
     too_high = picks["high"] if picks["high"].regime == "too_high" else picks["very high"]
@@ -661,7 +690,7 @@ def router(lab: Lab) -> APIRouter:
     async def sweep(req: SweepRequest):
         """Final cost for a log-spaced grid of learning rates, with the 1/L and 2/L marks."""
         if not lab.is_dataset(req.objective):
-            lab.check_work(lab.analytic(req.objective), req.num, req.steps)
+            lab.grid_size(lab.analytic(req.objective), req.num, req.steps)
         return _json(await scheduler.call(HEAVY, _sweep_body, lab, req))
 
     @api.post("/heatmap", response_model=HeatmapOut, tags=["runs"])
@@ -670,7 +699,7 @@ def router(lab: Lab) -> APIRouter:
         regime and final cost, and the heavy-ball stability boundary (2 + 2*beta)/L."""
         if not lab.is_dataset(req.objective):
             f = lab.analytic(req.objective)
-            lab.check_work(f, req.num * len(req.optimizer.momentum), req.steps)
+            lab.grid_size(f, req.num, req.steps, per_lr=len(req.optimizer.momentum))
         return _json(await scheduler.call(HEAVY, _heatmap_body, lab, req))
 
     @api.post("/sharpness", response_model=SharpnessOut, tags=["curvature"])

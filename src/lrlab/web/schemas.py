@@ -219,6 +219,11 @@ class PicturesRequest(_Body):
     start: Point | None = None
 
 
+#: Learning rates in a sweep's or a heatmap's grid when a request leaves ``num`` out (fewer
+#: when the objective's limits allow fewer).
+GRID_NUM = 40
+
+
 class _GridRequest(_Body):
     """A learning-rate grid on an objective; a bound left out is chosen from its sharpness."""
 
@@ -229,15 +234,16 @@ class _GridRequest(_Body):
 
 class SweepRequest(_GridRequest):
     num: Annotated[
-        int,
+        int | None,
         Field(
             ge=2,
             le=_DEFAULT.lanes,
             description=f"Learning rates in the grid ({_DEFAULT.dataset_lanes} at most for "
-            "dataset problems).",
+            "dataset problems, and within the work limit of Steps). Left out: "
+            f"{GRID_NUM}, or as many as the limits allow if fewer.",
         ),
         Count,
-    ] = 40
+    ] = None
     steps: Steps = 200
     start: Point | None = None
 
@@ -262,16 +268,17 @@ class SweptOptimizer(_Body):
 
 class HeatmapRequest(_GridRequest):
     num: Annotated[
-        int,
+        int | None,
         Field(
             ge=2,
             le=_DEFAULT.lanes,
             description=f"Learning rates in the grid (columns). The runs are every pair: "
             f"num x len(momentum) is at most {_DEFAULT.lanes} ({_DEFAULT.dataset_lanes} for "
-            "dataset problems).",
+            f"dataset problems), within the work limit of Steps. Left out: {GRID_NUM}, or "
+            "as many as the limits allow with the momentum values asked for if fewer.",
         ),
         Count,
-    ] = 16
+    ] = None
     steps: Steps = 200
     start: Point | None = None
     optimizer: SweptOptimizer
@@ -298,7 +305,7 @@ class LossesRequest(_Body):
         ),
     ]
     floor: Annotated[float | None, Field(allow_inf_nan=False)] = None
-    lr: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = None
+    lr: Rate | None = None
 
 
 # ---------------------------------------------------------------------------------------------

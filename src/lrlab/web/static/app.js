@@ -47,7 +47,7 @@ export function refreshView() {
   } else if (state.view === "sweep") {
     $("sweep-lo").value = state.lo ? fmt(state.lo) : "";
     $("sweep-hi").value = state.hi ? fmt(state.hi) : "";
-    $("sweep-num").value = Math.min(state.num || 40, lab.info.limits.lanes);
+    $("sweep-num").value = state.num ? Math.min(state.num, lab.info.limits.lanes) : "";
     $("sweep-num").max = lab.info.limits.lanes;
     if (!lab.lastSweep || lab.lastSweep.key !== context()) runSweep();
   }

@@ -18,7 +18,8 @@ export async function runSweep() {
   state.hi = hi && hi > 0 ? hi : null;
   state.num = num && num >= 2 ? Math.round(num) : null;
   writeURL();
-  const body = request({ num: Math.min(state.num || 40, lab.info.limits.lanes) });
+  // Left empty, the lab picks how many: 40, or fewer where the objective's limits allow fewer.
+  const body = request(state.num ? { num: Math.min(state.num, lab.info.limits.lanes) } : {});
   if (state.lo) body.lr_min = state.lo;
   if (state.hi) body.lr_max = state.hi;
   const signal = fresh("sweep");
@@ -26,6 +27,7 @@ export async function runSweep() {
   try {
     const d = await api("/api/sweep", body, signal);
     lab.lastSweep = { data: d, key: context() };
+    $("sweep-num").placeholder = String(d.runs.length);
     renderSweep(d);
   } catch (e) {
     if (!aborted(e)) complain(e.message);
@@ -117,10 +119,11 @@ export async function runHeatmap() {
   }
   $("heatmap-values").removeAttribute("aria-invalid");
   const rows = [...new Set(values)].slice(0, 12);
-  // Every pair is a run: the learning rates shrink so that the pairs stay within the lanes.
-  const num = Math.max(2, Math.min(state.num || 16, Math.floor(lab.info.limits.lanes / rows.length)));
   const name = state.optimizer === "rmsprop" ? "rmsprop" : "sgd";
-  const body = request({ num, optimizer: { name, momentum: rows } });
+  const body = request({ optimizer: { name, momentum: rows } });
+  // Every pair is a run: the learning rates shrink so that the pairs stay within the lanes
+  // (left out, the lab picks as many as the limits allow, 40 at most).
+  if (state.num) body.num = Math.max(2, Math.min(state.num, Math.floor(lab.info.limits.lanes / rows.length)));
   if (state.lo) body.lr_min = state.lo;
   if (state.hi) body.lr_max = state.hi;
   const signal = fresh("heatmap");
