@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 
 import pytest
 
@@ -67,3 +68,21 @@ def test_from_text_errors(text):
 def test_bad_arguments(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_a_run_takes_a_schedule_as_text_and_refuses_bad_ones_before_it_starts():
+    import torch
+
+    import lrlab
+
+    run = lrlab.descend("x**2", lr=0.1, steps=20, start=[1.0], schedule="cosine")
+    want = lrlab.descend("x**2", lr=0.1, steps=20, start=[1.0], schedule=schedules.cosine(20))
+    assert run.lrs.tolist() == want.lrs.tolist() and run.losses.tolist() == want.losses.tolist()
+    for bad, error, says in [
+        (5, TypeError, "expected a function of the step"),
+        (lambda t: math.nan, ValueError, "schedule(0)=nan is invalid"),
+        (lambda t: 1.0 - t, ValueError, "schedule(2)=-1.0 is invalid"),
+        (lambda t: torch.ones(2), ValueError, "schedule(0)=[1.0, 1.0] is invalid"),
+    ]:
+        with pytest.raises(error, match=re.escape(says)):
+            lrlab.sweep("x**2", lrs=[0.1, 0.2], steps=3, start=[1.0], schedule=bad)

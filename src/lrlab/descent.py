@@ -49,6 +49,7 @@ import torch
 from . import _checks
 from . import fused as _fused
 from . import optim as _optim
+from . import schedules as _schedules
 from ._format import json_list, json_safe
 from .curvature import sharpness
 from .objectives import Objective
@@ -599,6 +600,7 @@ def _engine(
     checkpoint_every: float = 30.0,
 ) -> _Lanes:
     K = len(lrs)
+    table = _schedules.factors(schedule, steps)  # checked before any work
     s = _start_state(f, lrs, steps, start, rule, record, keep_params) if state is None else state
     at = _recorded_steps(steps, _stride(record, steps))
     row_of = {int(t): i for i, t in enumerate(at)}
@@ -714,7 +716,7 @@ def _engine(
                     G, gn = G[keep], gn[keep]
                 s.checked = t
                 s.recent.clear()
-            factor = 1.0 if schedule is None else float(schedule(t))
+            factor = 1.0 if table is None else table[t]
             s.factors[t] = factor
             lr_t = s.lrs if factor == 1.0 else s.lrs * factor  # (x * 1.0 is x, bit for bit)
             if thinned_or_rule:

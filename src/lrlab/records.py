@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import _checks, descent, optim
+from . import _checks, descent, optim, schedules
 from . import shards as ray_shards
 from . import store as _store
 from .objectives import Objective, from_factory, is_factory_path
@@ -201,11 +200,7 @@ def _plan(f, lrs, steps, start, schedule, optimizer, record, keep_params) -> tup
     f, base, _, steps, w0, _, rule, record = descent.check_sweep(
         f, lrs, steps, start, optimizer=optimizer, record=record, keep_params=keep_params
     )
-    factors = None
-    if schedule is not None:
-        factors = tuple(float(schedule(t)) for t in range(steps))
-        if not all(math.isfinite(v) and v >= 0 for v in factors):
-            _checks.fail("schedule", schedule, "every factor must be a finite number >= 0")
+    factors = schedules.factors(schedule, steps)
     if start is not None:
         start = tuple(float(v) for v in w0.detach().cpu().double().reshape(-1))
     plan = Plan(

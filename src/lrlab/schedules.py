@@ -26,6 +26,7 @@ __all__ = [
     "constant",
     "cosine",
     "exponential",
+    "factors",
     "from_text",
     "one_cycle",
     "step_decay",
@@ -197,3 +198,43 @@ def _whole(value: float, key: str) -> int:
     if not (math.isfinite(value) and value == int(value)):
         _checks.fail(key, value, "expected a whole number of steps")
     return int(value)
+
+
+def factors(schedule: Schedule | str | None, steps: int) -> tuple[float, ...] | None:
+    """Every step's factor of ``schedule``, checked before a run starts: a function of the
+    step, text as the command line takes it (see :func:`from_text`), or None (no schedule).
+
+    Raises:
+        TypeError: a schedule that is neither.
+        ValueError: a factor that is not a finite number >= 0.
+
+    Example:
+        >>> factors("step:every=2,factor=0.5", 4)
+        (1.0, 1.0, 0.5, 0.5)
+        >>> factors(lambda t: 1 - t, 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: schedule(2)=-1 is invalid: a factor must be a finite number >= 0
+    """
+    if schedule is None:
+        return None
+    if isinstance(schedule, str):
+        schedule = from_text(schedule, steps)
+    if not callable(schedule):
+        _checks.fail(
+            "schedule",
+            schedule,
+            "expected a function of the step or text such as 'cosine'",
+            TypeError,
+        )
+    out = []
+    for t in range(steps):
+        value = schedule(t)
+        try:
+            factor = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            factor = math.nan
+        if not (math.isfinite(factor) and factor >= 0):
+            _checks.fail(f"schedule({t})", value, "a factor must be a finite number >= 0")
+        out.append(factor)
+    return tuple(out)

@@ -277,7 +277,7 @@ def _check_sqlite_file(path: Path, *, writable: bool) -> None:
             )
         if version is not None and [v[0] for v in version] != [REVISION]:
             raise StoreError(
-                f"store {shown} is at schema revision {version}, which this lrlab "
+                f"store {shown} is at schema revision {', '.join(v[0] for v in version)}, which this lrlab "
                 f"({_lrlab_version()}) does not know: a newer lrlab made it; left untouched"
             )
     if not writable:
