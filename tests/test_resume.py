@@ -116,4 +116,7 @@ def test_sweep_records_through_the_public_api(tmp_path):
     sw = lrlab.sweep("parabola", lrs=[0.1, 0.5, 1.5], steps=30, store=url)
     (rec,) = store.open(url).list()
     assert (rec.kind, rec.status, rec.lanes, rec.output["best_lr"]) == ("sweep", "done", 3, 0.5)
-    assert_same_sweep(records.load(rec.id, store=url), sw)
+    assert sw.record_id == rec.id and lrlab.sweep("parabola", [0.1], 3).record_id is None
+    loaded = records.load(rec.id, store=url)
+    assert_same_sweep(loaded, sw)
+    assert loaded.record_id == lrlab.resume(rec.id, store=url).record_id == rec.id

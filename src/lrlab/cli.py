@@ -333,6 +333,8 @@ def sweep(
         "gpus_per_shard": gpus_per_shard,
     }
     f = _objective(objective)
+    if not lr_min < lr_max:  # said with the options' names (lr_grid would say lo and hi)
+        raise BadInput(f"--lr-min {lr_min:g} must be smaller than --lr-max {lr_max:g}")
     grid = lr_grid(lr_min, lr_max, num)
     _RESUMABLE.set(rid)
     with (
@@ -583,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lrlab`` console script; returns the exit status.
 
     Example:
-        >>> main(["run", "parabola", "--lr", "0.5", "--steps", "5", "--json"])  # doctest: +ELLIPSIS
+        >>> main(["run", "parabola", "--lr", "0.5", "--steps", "5", "--json", "--no-store"])
+        ... # doctest: +ELLIPSIS
         {"objective": ...
         0
     """

@@ -200,6 +200,8 @@ class Sweep:
             the best final cost of the sweep.
         optimizer: the update rule; its swept hyperparameter (if any) holds every value.
         record: what was kept per lane: ``"full"``, ``"summary"`` or every ``k``-th step.
+        record_id: the id of its record in a store (a sweep made with ``store=``, resumed or
+            loaded), for :func:`lrlab.resume` and ``lrlab show``; None when not recorded.
 
     Example:
         >>> sw = sweep("parabola", lrs=[0.01, 0.5, 1.2], steps=100)
@@ -219,6 +221,7 @@ class Sweep:
     optimizer: _optim.Rule = field(default_factory=_optim.sgd)
     record: str | int = "full"
     _known_minimum: float | None = field(default=None, repr=False)
+    record_id: str | None = None
 
     @cached_property
     def runs(self) -> list[Run]:

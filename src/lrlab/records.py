@@ -32,7 +32,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -356,7 +356,7 @@ def _guarded(st, rid, work: Callable[[], descent.Sweep], output) -> descent.Swee
         st.finish(rid, status="interrupted")
         raise
     st.finish(rid, output=output(sw) if output else _summary(sw), steps_done=sw.steps)
-    return sw
+    return replace(sw, record_id=rid)
 
 
 def recorded_sweep(
@@ -403,8 +403,8 @@ def recorded_sweep(
         >>> import lrlab
         >>> st = lrlab.store.open("sqlite://")
         >>> sw = recorded_sweep("parabola", [0.1, 0.5], 20, store=st, record_id="demo1")
-        >>> st.get("demo1").output["best_lr"], sw.best_lr
-        (0.5, 0.5)
+        >>> sw.record_id, st.get(sw.record_id).output["best_lr"], sw.best_lr
+        ('demo1', 0.5, 0.5)
     """
     context = _COMMAND.get()
     if context is not None:
@@ -484,9 +484,11 @@ def load(record_id: str, *, store=None):
             f"of {len(shards_)} shards finished: `lrlab resume {rec.id}` finishes it"
         )
     if "lrs" not in rec.params:  # saved with Store.save: one shard, all it needs
-        return _saved_sweep(rec, shards_[0].data)
-    plan = Plan.from_params(rec.params)
-    return descent.merge([plan.shard_sweep(s.data) for s in shards_])
+        sw = _saved_sweep(rec, shards_[0].data)
+    else:
+        plan = Plan.from_params(rec.params)
+        sw = descent.merge([plan.shard_sweep(s.data) for s in shards_])
+    return replace(sw, record_id=rec.id)
 
 
 def _saved_sweep(rec, blob: bytes) -> descent.Sweep:
