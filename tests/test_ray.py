@@ -1,6 +1,7 @@
 """Sweeps sharded on Ray: the merged result equals the in-process sweep bit for bit, each
 shard lands in the store as it finishes, and a resumed sweep reruns only unfinished shards."""
 
+import socket
 import sys
 
 import numpy as np
@@ -79,3 +80,11 @@ def test_without_ray_the_error_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r"lrlab\[ray\]"):
         lrlab.sweep("parabola", [0.1], 5, backend="ray")
+
+
+def test_an_address_where_nothing_answers_is_refused_at_once():
+    with socket.socket() as s:  # a port just freed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match="no Ray cluster answers there"):
+        lrlab.sweep("parabola", [0.1], 5, backend="ray", address=f"127.0.0.1:{port}")

@@ -12,6 +12,7 @@ Ray is an optional dependency (``pip install 'lrlab[ray]'``), imported only here
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Callable
 
 import torch
@@ -37,10 +38,36 @@ def _ray():
     return ray
 
 
+#: Seconds to wait for a cluster's address to answer before it is refused: Ray itself keeps
+#: retrying an address where nothing listens.
+REACH_SECONDS = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``host:port`` (or ``ray://host:port``) where nothing answers; other forms
+    (``auto``, ``local``) are Ray's to resolve."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError as e:
+        raise ValueError(
+            f"address={address!r} is invalid: no Ray cluster answers there "
+            f"({e.strerror or e}); start one, or leave the address out for a local Ray"
+        ) from None
+
+
 def connect(address: str | None = None):
     """Join the Ray cluster at ``address`` (None: the one already joined, else a new local
-    Ray on this machine) and return the ``ray`` module."""
+    Ray on this machine) and return the ``ray`` module.
+
+    Raises:
+        ValueError: nothing answers at ``address`` within :data:`REACH_SECONDS`.
+    """
     ray = _ray()
+    if address is not None:
+        _check_reachable(address)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     return ray
