@@ -167,3 +167,18 @@ def test_ctrl_c_exits_130_and_names_the_record_to_resume(tmp_path):
     assert proc.returncode == 130 and out == ""
     assert err.strip() == f"lrlab: interrupted; resume it with: lrlab resume {rec.id}"
     assert rec.status == "interrupted" and rec.steps_done < 1_000_000
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_announces_nothing(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(capsys, "serve", "--port", str(port), "--no-store")
+    assert code == 2 and out == ""
+    assert (
+        err.strip()
+        == f"lrlab: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
+    )

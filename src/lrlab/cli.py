@@ -571,10 +571,14 @@ def serve(
     from .store import default_url
     from .web.app import serve as run_server
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"serving on {host}: anyone who can reach this address can use the lab")
-    out.print(f"lrlab web lab on http://{host}:{port}/  (Ctrl+C to stop)")
-    run_server(host=host, port=port, store=None if no_store else (store or default_url()))
+    def ready(url: str) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            err.print(f"serving on {host}: anyone who can reach this address can use the lab")
+        out.print(f"lrlab web lab on {url}  (Ctrl+C to stop)")
+
+    run_server(
+        host=host, port=port, store=None if no_store else (store or default_url()), ready=ready
+    )
 
 
 # history, show, export, rm: the records in the store.

@@ -19,7 +19,9 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +286,7 @@ def serve(
     access_log: bool = False,
     limits: Limits | None = None,
     store: str | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the web lab with uvicorn until interrupted.
 
@@ -295,6 +298,11 @@ def serve(
         access_log: log one line per request.
         limits: the work one request may ask for (see :class:`~lrlab.web.schemas.Limits`).
         store: the store to record into and show in the History view (None: no records).
+        ready: called with the lab's URL once the address is taken, before it serves.
+
+    Raises:
+        OSError: the address cannot be listened on (a port in use, an unknown host), said in
+            one line before anything starts.
     """
     import uvicorn
 
@@ -311,4 +319,27 @@ def serve(
     # left out of the garbage collector's full passes, each of which would otherwise hold up
     # every request for a tenth of a second.
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    sock = _listening_socket(host, port)
+    if ready is not None:
+        ready(f"http://{host}:{port}/")
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The bound socket the server will listen on: taken here, so that a port in use or an
+    unknown host is one line, not uvicorn's log and exit status."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as e:
+        raise OSError(f"cannot listen on {host} port {port}: {e.strerror or e}") from None
+    return sock
