@@ -85,7 +85,7 @@ def test_human_output(capsys):
         (["run", "rosenbrock", "--lr", "0.1", "--start", "1"], "expected 2 numbers"),
         (["run", "rosenbrock", "--lr", "0.1", "--start", "a,b"], "--start"),
         (["run", "parabola"], "--lr"),
-        (["sweep", "parabola", "--lr-min", "1", "--lr-max", "0.1"], "greater than"),
+        (["sweep", "parabola", "--lr-min", "1", "--lr-max", "0.1"], "--lr-min 1 must be smaller than --lr-max 0.1"),
         (["sweep", "parabola", "--num", "0"], "num=0"),
         (["diagnose", "/no/such/file.csv"], "file.csv"),
         (["nosuchcommand"], "nosuchcommand"),
@@ -182,3 +182,13 @@ def test_serve_on_a_port_in_use_is_one_line_and_announces_nothing(capsys):
         err.strip()
         == f"lrlab: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
     )
+
+
+def test_a_factory_that_raises_is_bad_input_named_as_such(capsys, tmp_path, monkeypatch):
+    """The user's code failing is exit 2 in one line that names it, printed as it is (rich
+    would turn the ':boom:' of 'factory_raises:boom' into an emoji)."""
+    (tmp_path / "factory_raises.py").write_text("def boom():\n    raise RuntimeError('no data')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = run_cli(capsys, "run", "factory_raises:boom", "--lr", "0.1", "--no-store")
+    assert code == 2 and out == ""
+    assert err == "lrlab: error: factory_raises:boom: the function raised RuntimeError: no data\n"

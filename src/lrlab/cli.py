@@ -22,11 +22,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ._format import fmt
-from .cli_records import NoStoreOpt, StoreOpt, open_store, record, records_app
+from .cli_records import (
+    JsonOpt,
+    NoStoreOpt,
+    StoreOpt,
+    err,
+    open_store,
+    out,
+    record,
+    records_app,
+)
 
 app = typer.Typer(
     name="lrlab",
@@ -36,9 +44,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class BadInput(Exception):
@@ -116,9 +121,6 @@ _LOG_HELP = (
     "A loss log: CSV, JSON lines, TensorBoard events, Lightning's metrics.csv, an MLflow "
     "metric file, or a run's directory (Lightning version, MLflow run, TensorBoard logdir)."
 )
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
-]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Gradient steps per run.")]
 # A loss log's options, the same for diagnose and watch.
 ColumnOpt = Annotated[
@@ -609,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         status = 130
     except (BadInput, ValueError, TypeError, OSError, ImportError) as e:
+        if os.environ.get("LRLAB_DEBUG"):
+            raise
         err.print(f"lrlab: error: {_one_line(e)}")
         return 2
     except Exception as e:

@@ -25,8 +25,10 @@ __all__ = ["NoStoreOpt", "StoreOpt", "open_store", "record", "records_app"]
 
 records_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+# The command line's two consoles (lrlab.cli prints through them too). Text is printed as it
+# is: no markup, no highlighting, and no emoji codes (an objective "mod:boom" is not "mod💥").
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 StoreOpt = Annotated[
     str | None,

@@ -798,14 +798,20 @@ def from_factory(path: str, **options) -> Objective:
     module_name, _, func_name = path.partition(":")
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")
+    # The user's code failing is bad input, named as such (LRLAB_DEBUG=1 shows where).
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ValueError(f"{path}: cannot import {module_name}: {e}") from None
+    except Exception as e:
+        raise ValueError(f"{path}: importing {module_name} raised {type(e).__name__}: {e}") from e
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ValueError(f"{path}: the module has no function {func_name!r}")
-    made = func()
+    try:
+        made = func()
+    except Exception as e:
+        raise ValueError(f"{path}: the function raised {type(e).__name__}: {e}") from e
     if not (isinstance(made, tuple) and len(made) == 3):
         raise TypeError(
             f"{path}: the function must return (model, loss_fn, data), got {type(made).__name__}"
