@@ -85,7 +85,10 @@ def test_human_output(capsys):
         (["run", "rosenbrock", "--lr", "0.1", "--start", "1"], "expected 2 numbers"),
         (["run", "rosenbrock", "--lr", "0.1", "--start", "a,b"], "--start"),
         (["run", "parabola"], "--lr"),
-        (["sweep", "parabola", "--lr-min", "1", "--lr-max", "0.1"], "--lr-min 1 must be smaller than --lr-max 0.1"),
+        (
+            ["sweep", "parabola", "--lr-min", "1", "--lr-max", "0.1"],
+            "--lr-min 1 must be smaller than --lr-max 0.1",
+        ),
         (["sweep", "parabola", "--num", "0"], "num=0"),
         (["diagnose", "/no/such/file.csv"], "file.csv"),
         (["nosuchcommand"], "nosuchcommand"),

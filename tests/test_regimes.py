@@ -307,6 +307,10 @@ def test_huge_growth_is_diverging_with_high_confidence():
     assert d.regime == "diverging" and d.confidence >= 0.95
     assert d.next_lr <= 0.05 and "smaller" in d.advice
     assert d.evidence["growth"] > 1e10
+    # Faster than geometric (rosenbrock's quartic at lr = 1 overflows in three steps): the
+    # quadratic model's 1/L would be 1e-10; the advice stops at 10,000x smaller.
+    d = lrlab.descend("rosenbrock", lr=1.0, steps=20).diagnosis
+    assert d.regime == "diverging" and d.next_lr == pytest.approx(1e-4)
 
 
 def test_slow_growth_suggests_the_quadratic_sweet_spot():
@@ -372,6 +376,9 @@ def test_inputs_of_many_kinds():
         (np.array([math.nan, math.nan]), {}, "no finite"),
         (["a", "b"], {}, "real numbers"),
         ([1.0, "x", 2.0], {}, "real numbers"),
+        ([1 + 1j, 2.0], {}, "real numbers"),  # not the real part, with a warning
+        ([True, False], {}, "real numbers"),
+        (np.array([True, False]), {}, "real numbers"),
         ([[1.0, 2.0], [3.0, 4.0]], {}, "1-D"),
         ([1.0, 0.5, 0.2], {"lr": -0.1}, "lr=-0.1"),
         ([1.0, 0.5, 0.2], {"lr": math.inf}, "lr=inf"),

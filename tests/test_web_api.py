@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -239,14 +240,26 @@ def test_serve_freezes_the_startup_heap_and_passes_its_settings(monkeypatch):
     from lrlab.web import serve
 
     seen = {}
+
+    def run(server, sockets):
+        (sock,) = sockets
+        seen.update(config=server.config, address=sock.getsockname())
+        sock.close()
+
     monkeypatch.setattr(gc, "freeze", lambda: seen.setdefault("frozen", True))
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.setdefault("threads", n))
-    serve(port=8123, limits=Limits(steps=77))
-    assert seen["frozen"] and seen["port"] == 8123 and seen["access_log"] is False
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(port=port, limits=Limits(steps=77), ready=lambda url: seen.setdefault("url", url))
+    config = seen["config"]
+    assert seen["frozen"] and config.port == port and config.access_log is False
+    # The server listens on the socket taken before the lab said where it is.
+    assert seen["address"] == ("127.0.0.1", port) and seen["url"] == f"http://127.0.0.1:{port}/"
     # Heavy work leaves a core to light requests (when there is more than one).
     assert 1 <= seen["threads"] <= max(1, os.cpu_count() - 1)
-    assert seen["app"].state.lab.limits.steps == 77
+    assert config.app.state.lab.limits.steps == 77
 
 
 def test_sweep_finds_one_over_l_on_a_quadratic_with_the_marks(client):

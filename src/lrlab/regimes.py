@@ -127,6 +127,10 @@ class Rules:
     #: the cost grew this many times its initial gap: blown up, whatever the shape and the
     #: optimizer (momentum and Adam overshoot, but not by an order of magnitude for long).
     blowup_growth: float = 10.0
+    #: the smallest factor a blow-up's advice applies to the learning rate: past 10,000x the
+    #: cost grew faster than any quadratic's geometric rate (a quartic, as on rosenbrock,
+    #: asked for 1e-10), and the quadratic model behind the factor no longer says anything.
+    least_factor: float = 1e-4
     #: rising windows that end this many times above the initial gap: steady growth.
     steady_growth: float = 1.2
     #: an order of magnitude back up from the best window, still climbing: a rebound.
@@ -392,7 +396,7 @@ def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
             arr = np.asarray(values)
         except (TypeError, ValueError):
             fail(name, _short(values), "expected a sequence of real numbers")
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype == object or arr.dtype.kind not in "iuf":  # booleans are not costs
             try:
                 arr = np.asarray([_real(x) for x in np.ravel(arr)], dtype=np.float64)
             except (TypeError, ValueError):
@@ -414,7 +418,7 @@ def _as_curve(name: str, values: Any, *, per_step: bool = False) -> np.ndarray:
 
 
 def _real(x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (Real, np.number)):
+    if isinstance(x, (bool, np.bool_, np.complexfloating)) or not isinstance(x, (Real, np.number)):
         raise TypeError(f"not a real number: {x!r}")
     return float(x)
 
@@ -862,6 +866,7 @@ class _Judge:
             # when that asks for more than 10x, alpha/(1 + sqrt(r)) is its 1/L.
             rate = growth ** (1 / max(1, self.n - 1))
             factor = min(0.1, 1 / (1 + math.sqrt(rate))) if self.opt.plain else 0.1
+            factor = max(factor, RULES.least_factor)
             return self._diverging(0.97, words, factor=factor)
         steady = growth > 1 and monotone and self._significant(end - c0, gap0)
         if (growth >= RULES.steady_growth and rising) or steady:
