@@ -173,8 +173,13 @@ def test_ctrl_c_exits_130_and_names_the_record_to_resume(tmp_path):
 
 
 def test_serve_on_a_port_in_use_is_one_line_and_announces_nothing(capsys):
+    """... and changes nothing in the process: a lab that cannot listen does not get to set
+    torch's threads (later tests would compute with fewer)."""
     import socket
 
+    import torch
+
+    threads = torch.get_num_threads()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -185,6 +190,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_announces_nothing(capsys):
         err.strip()
         == f"lrlab: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
     )
+    assert torch.get_num_threads() == threads
 
 
 def test_a_factory_that_raises_is_bad_input_named_as_such(capsys, tmp_path, monkeypatch):

@@ -310,8 +310,15 @@ def serve(
         raise TypeError(f"host={host!r} is invalid: expected an address such as '127.0.0.1'")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"port={port!r} is invalid: expected an integer from 1 to 65535")
+    # The address first: a port in use or an unknown host is refused before this process
+    # changes anything (its threads, its garbage collector).
+    sock = _listening_socket(host, port)
     hosts = None if host in ("0.0.0.0", "::", "") else tuple(dict.fromkeys((*LOOPBACK, host)))
-    app = create_app(limits=limits, allowed_hosts=hosts, store=store)
+    try:
+        app = create_app(limits=limits, allowed_hosts=hosts, store=store)
+    except BaseException:
+        sock.close()
+        raise
     # Heavy work's matrix products would take every core, and light requests (and the event
     # loop) would wait for them: one core is left to the light lane.
     torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
@@ -319,7 +326,6 @@ def serve(
     # left out of the garbage collector's full passes, each of which would otherwise hold up
     # every request for a tenth of a second.
     gc.freeze()
-    sock = _listening_socket(host, port)
     if ready is not None:
         ready(f"http://{host}:{port}/")
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log)
