@@ -200,6 +200,9 @@ def test_lr_grid():
         (lambda: lrlab.sweep("parabola", lrs=[0.1, -0.2]), "-0.2"),
         (lambda: lrlab.sweep("rosenbrock", lrs=np.full(500_000, 1e-3), steps=100_000), "GiB"),
         (lambda: lrlab.lr_grid(1.0, 0.1, 4), "greater than"),
+        (lambda: lrlab.sweep("parabola", lrs=[[0.1, 0.2]]), "flat sequence"),
+        (lambda: lrlab.sweep("parabola", lrs=[0.1], checkpoint_every=-1), "checkpoint_every"),
+        (lambda: lrlab.sweep("parabola", lrs=[0.1], address="h:1"), "needs backend='ray'"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(call, match):

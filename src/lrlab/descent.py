@@ -342,6 +342,8 @@ def _check_lrs(lrs) -> np.ndarray:
         arr = np.asarray(lrs.detach().cpu() if isinstance(lrs, torch.Tensor) else lrs, dtype=float)
     except (TypeError, ValueError):
         _checks.fail("lrs", lrs, "expected a sequence of positive numbers", TypeError)
+    if arr.ndim > 1:
+        _checks.fail("lrs", f"an array of shape {arr.shape}", "expected a flat sequence", TypeError)
     arr = arr.reshape(-1)
     if not 1 <= arr.size <= MAX_LANES:
         _checks.fail("lrs", f"{arr.size} values", f"need between 1 and {MAX_LANES} learning rates")
@@ -1164,6 +1166,9 @@ def sweep(
     """
     lrs = lr_grid(1e-4, 1.0, 64) if lrs is None else lrs
     backend = _checks.one_of("backend", backend, ("local", "ray"))
+    checkpoint_every = _checks.positive_float("checkpoint_every", checkpoint_every, allow_zero=True)
+    if address is not None and backend != "ray":  # not run here in silence
+        _checks.fail("address", address, "a cluster's address needs backend='ray'")
     if store is not None or backend != "local":
         try:
             from .records import recorded_sweep
