@@ -91,6 +91,17 @@ def test_rm_leaves_a_running_record_alone_unless_forced(capsys, tmp_path):
     assert st.list() == []
 
 
+def test_reading_a_store_that_does_not_exist_creates_nothing(capsys, tmp_path):
+    missing = tmp_path / "typo" / "runs.db"
+    code, out, _ = cli(capsys, "history", "--store", missing, "--json")
+    assert code == 0 and json.loads(out) == []
+    for command in (["show", "abc"], ["export", "abc", "--format", "csv"]):
+        code, _, err = cli(capsys, *command, "--store", missing)
+        one_line_error(code, err)
+        assert "does not exist" in err
+    assert not missing.parent.exists()
+
+
 def test_no_store_records_nothing_and_the_environment_names_the_store(
     capsys, tmp_path, monkeypatch
 ):

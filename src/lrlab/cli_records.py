@@ -46,14 +46,16 @@ JsonOpt = Annotated[
 IdArg = Annotated[str, typer.Argument(help="A record's id (or a unique prefix): lrlab history.")]
 
 
-def open_store(store: str | None, no_store: bool = False):
-    """The store a command records into, or None with ``--no-store``. A store that cannot be
-    used is refused here, before any work starts."""
+def open_store(store: str | None, no_store: bool = False, *, reading: bool = False):
+    """The store a command records into, or None with ``--no-store``; with ``reading``, the
+    store a command only reads, opened without creating anything (a mistyped path is
+    refused, not made into an empty store). A store that cannot be used is refused here,
+    before any work starts."""
     if no_store:
         return None
     from . import store as _store
 
-    return _store.open(store)
+    return _store.open(store, writable=not reading)
 
 
 def record(st, result: Any, output: dict, params: dict, *, objective: str | None = None) -> dict:
@@ -100,7 +102,12 @@ def history(
 
     if kind is not None:
         _checks.one_of("--kind", kind, KINDS)
-    rows = [r.summary() for r in open_store(store).list(kind=kind, limit=limit)]
+    from .store import NoStore
+
+    try:
+        rows = [r.summary() for r in open_store(store, reading=True).list(kind=kind, limit=limit)]
+    except NoStore:
+        rows = []
     if json_out:
         _emit_json(rows)
         return
@@ -179,7 +186,7 @@ def show(
     ] = None,
 ) -> None:
     """Show one record: what was asked, where it ran, and what it found."""
-    st = open_store(store)
+    st = open_store(store, reading=True)
     rec = st.get(record_id)
     if plot is not None:
         _plot(st, rec, plot)
@@ -253,7 +260,7 @@ def export(
     from . import _checks
 
     _checks.one_of("--format", format_, ("csv", "json"))
-    st = open_store(store)
+    st = open_store(store, reading=True)
     rec = st.get(record_id)
     if format_ == "json":
         data = rec.to_dict()

@@ -60,6 +60,7 @@ from .schema import REVISION, VERSION_TABLE, records, shards
 __all__ = [
     "HEARTBEAT_EVERY",
     "STALE_AFTER",
+    "NoStore",
     "Record",
     "Store",
     "StoreError",
@@ -82,6 +83,10 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 class StoreError(ValueError):
     """A store that cannot be used as asked (foreign, corrupt, read-only, unknown record)."""
+
+
+class NoStore(StoreError):
+    """A store opened to read that does not exist: nothing has been recorded there."""
 
 
 def default_url() -> str:
@@ -332,9 +337,11 @@ def open(url: str | os.PathLike | None = None, *, writable: bool = True) -> Stor
         url: a SQLAlchemy URL (``sqlite:///runs.db``,
             ``postgresql+psycopg://user:pw@host/db``) or a file path; None means
             :func:`default_url`.
-        writable: refuse a store that cannot be written (default); False opens it to read.
+        writable: refuse a store that cannot be written (default); False opens it to read,
+            and creates nothing.
 
     Raises:
+        NoStore: opened to read, a SQLite file that does not exist.
         StoreError: the file is not an lrlab store, is corrupt, cannot be written, or the
             database cannot be reached. Nothing in it was changed.
 
@@ -351,6 +358,8 @@ def open(url: str | os.PathLike | None = None, *, writable: bool = True) -> Stor
     path = None
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
+        if path is not None and not writable and not path.exists():
+            raise NoStore(f"store {path} does not exist: nothing has been recorded there")
         if path is not None:
             _check_sqlite_file(path, writable=writable)
         engine = _sqlite_engine(parsed, path)
