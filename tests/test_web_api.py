@@ -495,6 +495,15 @@ def test_a_wrong_method_is_a_405_that_says_which_are_allowed(client):
     assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["detail"]
 
 
+def test_head_is_get_without_the_body(client):
+    for path in ("/", "/api/catalogue", "/static/app.js"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert int(head.headers["content-length"]) == len(got.content)
+    assert client.head("/api/run").status_code == 405  # POST only
+
+
 HOSTILE = [
     "",
     " ",

@@ -113,7 +113,27 @@ def _add_error_handlers(app: FastAPI, limits: Limits) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The request body's size.
+# HEAD, and the request body's size.
+
+
+class _Head:
+    """Answers ``HEAD`` as ``GET`` without the body: what HTTP asks of a server that answers
+    ``GET`` (link checkers and monitors use it); the routes need not say so one by one."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message):
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class _TooLarge(StarletteHTTPException):
@@ -242,6 +262,7 @@ def create_app(
         redoc_url=None,  # their pages load scripts from a CDN
     )
     app.state.lab = lab
+    app.add_middleware(_Head)
     app.add_middleware(_BodyLimit, limit=limits.body_bytes)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
