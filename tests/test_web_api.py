@@ -495,6 +495,19 @@ def test_a_wrong_method_is_a_405_that_says_which_are_allowed(client):
     assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["detail"]
 
 
+def test_a_body_not_sent_as_json_is_a_415_and_bad_json_says_where(client):
+    body = b'{"objective": "x**2", "lr": 0.1, "steps": 3, "start": [1.0]}'
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        r = client.post("/api/run", content=body, headers={"content-type": kind} if kind else {})
+        assert r.status_code == 415 and "Content-Type: application/json" in r.json()["detail"]
+    for kind in ("application/json", "application/json; charset=utf-8"):
+        assert client.post("/api/run", content=body, headers={"content-type": kind}).is_success
+    r = client.post("/api/run", content=b"{bad", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+    assert r.json()["detail"].startswith("body: not JSON at character 1:")
+    assert client.post("/api/run").status_code == 422  # no body at all: a missing field
+
+
 def test_head_is_get_without_the_body(client):
     for path in ("/", "/api/catalogue", "/static/app.js"):
         got, head = client.get(path), client.head(path)

@@ -53,6 +53,13 @@ def _error(status: int, detail: str, headers: dict | None = None, **extra: Any) 
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
+def _is_json(content_type: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:2000] or type(err).__name__
 
@@ -60,10 +67,16 @@ def _one_line(err: BaseException) -> str:
 def _describe_validation(errors: list[dict]) -> tuple[str, list[dict]]:
     items = []
     for e in errors:
+        ctx = e.get("ctx") or {}
+        if e.get("type") == "json_invalid":  # its location is a character, not a field
+            at = e.get("loc", ("body", "?"))[-1]
+            items.append(
+                {"field": "body", "message": f"not JSON at character {at}: {ctx.get('error')}"}
+            )
+            continue
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or "body"
         message = str(e.get("msg", "invalid"))
-        ctx = e.get("ctx") or {}
         # The limits in the words of the other refusals: "at most N".
         if e.get("type") in ("less_than_equal", "too_long") and ctx:
             most = ctx.get("le", ctx.get("max_length"))
@@ -101,7 +114,17 @@ def _add_error_handlers(app: FastAPI, limits: Limits) -> None:
         return _error(400, _one_line(err))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, err: RequestValidationError):
+    async def _invalid(request: Request, err: RequestValidationError):
+        whole_body = any(tuple(e.get("loc", ())) == ("body",) for e in err.errors())
+        kind = request.headers.get("content-type", "")
+        # FastAPI reads a body as JSON only when its type says so; any other is refused here
+        # for its type, not for the fields it then seems to lack.
+        if whole_body and not _is_json(kind) and await request.body():
+            came = f"as {kind!r}" if kind else "without a Content-Type"
+            return _error(
+                415,
+                f"the body must be JSON, sent with Content-Type: application/json (it came {came})",
+            )
         detail, items = _describe_validation(err.errors())
         return _error(422, detail, errors=items)
 

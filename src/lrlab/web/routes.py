@@ -563,6 +563,8 @@ def _log_body(raw: bytes, filename: str, column: str | None, floor, check: Check
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad input, or more work than the limits allow."},
+    413: {"model": ErrorOut, "description": "The request body is over the size limit."},
+    415: {"model": ErrorOut, "description": "The body is not sent as JSON."},
     422: {"model": ErrorOut, "description": "The body does not match the schema."},
     503: {
         "model": ErrorOut,
