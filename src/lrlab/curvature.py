@@ -201,7 +201,7 @@ def _lanczos(
 
 def _prepare(f, at, k, tol, max_iter, seed, progress=None):
     f = objective(f)
-    w = f.point(at)
+    w = f.point(at, name="at")
     tol = _checks.positive_float("tol", tol)
     if tol >= 1:
         _checks.fail("tol", tol, "must be below 1 (a relative residual, e.g. 1e-6)")

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab._checks import closest, positive_float
+from lrlab._checks import closest, positive_float, shown
 
 __all__ = ["MAX_BYTES", "MAX_ROWS", "LogFollower", "LossLog", "follow", "read_log"]
 
@@ -449,7 +449,7 @@ def _pick(table: _Table, name: str, column: str | None) -> LossLog:
         x = _number(cell)
         if x is None:
             raise ValueError(
-                f"{name}: {kind} {chosen!r} holds a non-numeric value {cell!r} at line {row}"
+                f"{name}: {kind} {chosen!r} holds a non-numeric value {shown(cell)} at line {row}"
             )
         values.append(x)
         rows.append(row)

@@ -173,25 +173,31 @@ class Objective:
         """The data each of ``steps`` steps sees: the same for every lane of a sweep."""
         return self._batches(steps)
 
-    def point(self, w: torch.Tensor | Sequence[float] | None) -> torch.Tensor:
-        """``w`` checked and converted to a ``(dim,)`` tensor of this objective; None gives the start."""
+    def point(self, w: torch.Tensor | Sequence[float] | None, name: str = "start") -> torch.Tensor:
+        """``w`` checked and converted to a ``(dim,)`` tensor of this objective; None gives the
+        start. ``name`` is the argument a refusal names.
+
+        Example:
+            >>> objective("booth").point([1, 2]).tolist()
+            [1.0, 2.0]
+        """
         if w is None:
             return self.start
         if isinstance(w, str):
-            _checks.fail("start", w, f"expected {self.dim} numbers", TypeError)
+            _checks.fail(name, w, f"expected {self.dim} numbers", TypeError)
         try:
             t = torch.as_tensor(w, dtype=self.dtype).to(self.device).reshape(-1)
         except (TypeError, ValueError, RuntimeError):
-            _checks.fail("start", w, f"expected {self.dim} numbers", TypeError)
+            _checks.fail(name, w, f"expected {self.dim} numbers", TypeError)
         if t.numel() != self.dim:
             names = f" ({', '.join(self.param_names)})" if self.param_names else ""
             _checks.fail(
-                "start",
+                name,
                 w,
                 f"expected {self.dim} number{'s' if self.dim != 1 else ''}{names}, got {t.numel()}",
             )
         if not torch.isfinite(t).all():
-            _checks.fail("start", w, "every coordinate must be finite")
+            _checks.fail(name, w, "every coordinate must be finite")
         return t
 
     def to(self, device: str | torch.device) -> Objective:
