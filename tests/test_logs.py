@@ -148,6 +148,14 @@ def test_json_document_forms(tmp_path):
     cols = write(tmp_path / "b.json", json.dumps({"step": [0, 5], "loss": [2.0, 1.0]}, indent=1))
     log = read_log(cols)
     assert log.values.tolist() == [2.0, 1.0] and log.steps.tolist() == [0, 5]
+    # The same on one line, as json.dump writes Keras's history.history, and a bare list of
+    # costs (null: a value that was not finite, as lrlab's own JSON writes it).
+    keras = write(tmp_path / "h.json", json.dumps({"loss": [2.0, 1.0], "val_loss": [3.0, 2.5]}))
+    assert read_log(keras).values.tolist() == [2.0, 1.0]
+    assert read_log(keras, column="val_loss").values.tolist() == [3.0, 2.5]
+    costs = read_log(write(tmp_path / "c.json", "[3.0, 2.0, null, 1.0]"))
+    assert costs.column == "loss" and np.isnan(costs.values[2])
+    assert costs.values[[0, 1, 3]].tolist() == [3.0, 2.0, 1.0]
 
 
 def test_jsonl_errors_name_the_line(tmp_path):

@@ -1,8 +1,9 @@
 """Read the loss curve out of a training log, also while it is being written.
 
 Formats: CSV (Lightning's ``CSVLogger`` ``metrics.csv`` included: sparse columns where
-training and validation rows alternate, ``epoch`` and ``step`` columns), JSON lines,
-TensorBoard event files, and MLflow's file store (``mlruns/<experiment>/<run>/metrics/<name>``,
+training and validation rows alternate, ``epoch`` and ``step`` columns), JSON lines, a JSON
+document (a list of records or of costs, or a dict of columns such as Keras's
+``history.history``), TensorBoard event files, and MLflow's file store (``mlruns/<experiment>/<run>/metrics/<name>``,
 one ``timestamp value step`` line per point). A path may name the file, or the run's
 directory: a Lightning version directory (``metrics.csv`` inside), an MLflow run (``metrics/``
 inside) or a TensorBoard log directory.
@@ -336,6 +337,28 @@ def _flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _document_records(doc: Any) -> list[tuple[int, Any]]:
+    """A whole JSON document as numbered records: a list of records, a list of costs (the
+    column ``loss``; null for a value that was not finite, as lrlab writes one), a dict of
+    columns (``{"loss": [...], "val_loss": [...]}``), or one record."""
+    if isinstance(doc, list) and doc and all(_is_cost(v) for v in doc):
+        return [(i + 1, {"loss": math.nan if v is None else v}) for i, v in enumerate(doc)]
+    if isinstance(doc, list):
+        return [(i + 1, r) for i, r in enumerate(doc)]
+    if isinstance(doc, dict) and any(isinstance(v, list) for v in doc.values()):
+        flat = _flatten(doc)
+        length = max(len(v) for v in flat.values() if isinstance(v, list))
+        return [
+            (i + 1, {k: v[i] for k, v in flat.items() if isinstance(v, list) and i < len(v)})
+            for i in range(length)
+        ]
+    return [(1, doc)]
+
+
+def _is_cost(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _parse_json(text: str, name: str) -> _Table:
     table = _Table("key")
     records: list[tuple[int, Any]] = []
@@ -347,20 +370,12 @@ def _parse_json(text: str, name: str) -> _Table:
     except json.JSONDecodeError as exc:
         # maybe one JSON document over many lines: a list of records or a dict of columns
         try:
-            doc = json.loads(text)
+            records = _document_records(json.loads(text))
         except json.JSONDecodeError:
             raise ValueError(f"{name}: line {line_no} is not valid JSON ({exc.msg})") from None
-        if isinstance(doc, list):
-            records = [(i + 1, r) for i, r in enumerate(doc)]
-        elif isinstance(doc, dict) and any(isinstance(v, list) for v in doc.values()):
-            flat = _flatten(doc)
-            length = max(len(v) for v in flat.values() if isinstance(v, list))
-            records = [
-                (i + 1, {k: v[i] for k, v in flat.items() if isinstance(v, list) and i < len(v)})
-                for i in range(length)
-            ]
-        else:
-            records = [(1, doc)]
+    else:
+        if len(records) == 1:  # one document on one line (json.dump of Keras's history)
+            records = _document_records(records[0][1])
     for line_no, rec in records:
         if not isinstance(rec, dict):
             # a content problem of the file, reported like every other one
