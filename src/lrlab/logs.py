@@ -3,10 +3,10 @@
 Formats: CSV (Lightning's ``CSVLogger`` ``metrics.csv`` included: sparse columns where
 training and validation rows alternate, ``epoch`` and ``step`` columns), JSON lines, a JSON
 document (a list of records or of costs, or a dict of columns such as Keras's
-``history.history``), TensorBoard event files, and MLflow's file store (``mlruns/<experiment>/<run>/metrics/<name>``,
-one ``timestamp value step`` line per point). A path may name the file, or the run's
-directory: a Lightning version directory (``metrics.csv`` inside), an MLflow run (``metrics/``
-inside) or a TensorBoard log directory.
+``history.history``), TensorBoard event files, and MLflow's file store
+(``mlruns/<experiment>/<run>/metrics/<name>``, one ``timestamp value step`` line per point).
+A path may name the file, or the run's directory: a Lightning version directory
+(``metrics.csv`` inside), an MLflow run (``metrics/`` inside) or a TensorBoard log directory.
 
 ``read_log`` finds the loss in a log the way a person would: the column (or key, tag or
 metric) called ``loss``; else ``train_loss``, ``training_loss`` or ``train/loss``; else any

@@ -544,11 +544,7 @@ def resume(
         raise _store.StoreError(f"record {rec.id} is a {rec.kind}: only sweeps resume")
     if rec.status == "done":
         return load(rec.id, store=st)
-    if rec.status == "running":
-        raise _store.StoreError(
-            f"record {rec.id} is still running (process {rec.pid} on {rec.host}); "
-            "it can be resumed once that process has stopped"
-        )
+    _store.check_resumable(rec)  # before the objective is rebuilt; claim checks it again
     plan = Plan.from_params(rec.params)
     if objective is not None:
         f = make_objective(objective)

@@ -64,6 +64,7 @@ __all__ = [
     "Record",
     "Store",
     "StoreError",
+    "check_resumable",
     "default_url",
     "open",
 ]
@@ -213,6 +214,24 @@ def environment(device: str = "cpu") -> dict:
         "host": socket.gethostname(),
         "platform": platform.platform(),
     }
+
+
+def check_resumable(rec: Record) -> None:
+    """Refuse to resume a record that is not interrupted: done, or running in a live process.
+
+    Example:
+        >>> st = open("sqlite://")
+        >>> rid = st.begin("sweep", "parabola", params={})
+        >>> st.finish(rid, status="interrupted")
+        >>> check_resumable(st.get(rid))  # interrupted: nothing to refuse
+    """
+    if rec.status == "running":
+        raise StoreError(
+            f"record {rec.id} is still running (process {rec.pid} on {rec.host}); "
+            "it can be resumed once that process has stopped"
+        )
+    if rec.status != "interrupted":
+        raise StoreError(f"record {rec.id} is {rec.status}: there is nothing to resume")
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -667,14 +686,7 @@ class Store:
         def work(conn):
             now = time.time()
             row = conn.execute(sa.select(records).where(records.c.id == record_id)).one()
-            status = _shown_status(row, now)
-            if status == "running":
-                raise StoreError(
-                    f"record {record_id} is still running (process {row.pid} on {row.host}); "
-                    "it can be resumed once that process has stopped"
-                )
-            if status != "interrupted":
-                raise StoreError(f"record {record_id} is {status}: there is nothing to resume")
+            check_resumable(self._row_record(row, now))
             taken = conn.execute(
                 sa.update(records)
                 .where(

@@ -67,6 +67,7 @@ from .history import History
 from .scheduler import HEAVY, LIGHT, Check, Scheduler
 from .schemas import (
     GRID_NUM,
+    MAX_RATE,
     CompareOut,
     CompareRequest,
     DiagnoseOut,
@@ -376,15 +377,16 @@ def _objective_body(lab: Lab, spec: str, start, resolution: int, check: Check) -
 
 
 def _around(marks: dict, low: float, high: float) -> tuple[float, float]:
-    """``low / L`` to ``high / L`` around the sharpness L in ``marks``, slid into 1e-12 to 1e6
-    (the rates a request may name) where L is extreme; 1e-5 to 10 when L is unknown."""
+    """``low / L`` to ``high / L`` around the sharpness L in ``marks``, slid into 1e-12 to
+    ``MAX_RATE`` (the rates a request may name) where L is extreme; 1e-5 to 10 when L is
+    unknown."""
     L = marks["sharpness"] if marks["two_over_L"] is not None else None
     if not L:
         return 1e-5, 10.0
     lo, hi = low / L, high / L
-    if not (lo >= 1e-12 and hi <= 1e6):  # in logs: high / L may overflow
+    if not (lo >= 1e-12 and hi <= MAX_RATE):  # in logs: high / L may overflow
         width = math.log10(high / low)
-        top = min(max(math.log10(high) - math.log10(L), width - 12), 6.0)
+        top = min(max(math.log10(high) - math.log10(L), width - 12), math.log10(MAX_RATE))
         lo, hi = 10 ** (top - width), 10**top
     return lo, hi
 

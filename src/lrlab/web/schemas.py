@@ -143,7 +143,11 @@ ObjectiveText = Annotated[
         examples=["rosenbrock"],
     ),
 ]
-Rate = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, description="A learning rate.")]
+#: The largest learning rate a request may name (the automatic grids stay below it too).
+MAX_RATE = 1e6
+Rate = Annotated[
+    float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False, description="A learning rate.")
+]
 Coordinate = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Point = Annotated[
     list[Coordinate],
