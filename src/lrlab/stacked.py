@@ -29,7 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CPU_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
+from . import native
+
+__all__ = ["CPU_BLOCK_BYTES", "NATIVE_BLOCK_BYTES", "Unsupported", "stacked_lanes"]
 
 CPU_BLOCK_BYTES = 8 * 2**20
 """On the CPU, the samples go through in blocks of columns whose widest ``(K, features,
@@ -42,6 +44,12 @@ blocks, each with its fixed cost), 16 MiB 0-20% and a single block 65% slower (t
 intermediates leave the cache). It is a constant, not measured at run time: the blocks set
 the order in which the gradient's sums are added, and a choice that followed the machine's
 load would change results from run to run."""
+
+NATIVE_BLOCK_BYTES = 32 * 2**20
+"""The same, when the native head (:mod:`lrlab.native`) computes the last layer and the loss:
+it reads each lane's activations once, so the blocks need not fit in the cache, and larger
+ones make fewer calls and wider products (the digits-mlp sweep: 8% faster at 32 or 64 MiB,
+one block, than at 8 MiB, measured alternately on the same 2-core machine)."""
 
 _ELEMENTWISE = (
     nn.Tanh,
@@ -129,6 +137,14 @@ def _linear_backward(w, gw, gb, a, g, out, first: bool) -> torch.Tensor | None:
 
 # --- activations -----------------------------------------------------------------------
 
+# Activations before the last layer that the native head takes, by the kernel's name.
+_HEAD_ACTIVATIONS = {
+    nn.Tanh: "Tanh",
+    nn.Sigmoid: "Sigmoid",
+    nn.ReLU: "ReLU",
+    nn.Identity: "Identity",
+}
+
 
 # Activations computed in place, with autograd's backward from the output alone:
 # type -> (forward in place, (dL/d output, output) -> dL/d input over dL/d output).
@@ -174,6 +190,17 @@ def _supported_loss(loss_fn) -> bool:
     )
 
 
+def _flush(dtype: torch.dtype, count: int) -> float:
+    """The softmax probability at or below which the cross-entropy's gradient takes it as
+    zero (see ``cross_entropy`` in :func:`_block_loss`)."""
+    return math.sqrt(torch.finfo(dtype).tiny) * count
+
+
+def _in_range(y: torch.Tensor, classes: int) -> bool:
+    """Whether every class index in ``y`` is one of ``classes``."""
+    return y.numel() == 0 or (int(y.min()) >= 0 and int(y.max()) < classes)
+
+
 def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
     """The loss of a block of samples, and the count that turns the blocks' sum into the
     mean. The gradients it gives are already those of the mean."""
@@ -202,7 +229,7 @@ def _block_loss(loss_fn, y: torch.Tensor) -> tuple[BlockLoss, int]:
             # flush-to-zero mode would flush the subnormals themselves; what is dropped here
             # changes no element of dL/d out by more than 1.1e-19 (float32; 1.5e-154 in
             # float64).
-            F.threshold_(p, math.sqrt(torch.finfo(p.dtype).tiny) * N, 0.0)
+            F.threshold_(p, _flush(p.dtype, N), 0.0)
             # dL/d out = (softmax - onehot) / N, as torch's own backward computes it.
             onehot = out.new_zeros(C, n).scatter_(0, target[None], 1.0)
             grad = p.sub_(onehot).div_(N)
@@ -265,6 +292,16 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
             slots[i] = (at, None if m.bias is None else at + 1)
             at += 1 if m.bias is None else 2
     widest = max(m.out_features for m in linears)
+    # A head the native kernel can take: Linear, an activation whose derivative comes from
+    # its output, Linear, and the cross-entropy.
+    head = (
+        _HEAD_ACTIVATIONS.get(type(layers[-2]))
+        if len(layers) >= 3
+        and isinstance(layers[-1], nn.Linear)
+        and isinstance(layers[-3], nn.Linear)
+        and type(loss_fn) is nn.CrossEntropyLoss
+        else None
+    )
     # CPU buffers kept between calls, one set per call running at the same time. Other
     # devices' allocators already cache memory.
     idle: list[_Buffers] = []
@@ -284,6 +321,17 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
     def _lanes(W: torch.Tensor, x: torch.Tensor, y: torch.Tensor, buffers: _Buffers):
         K, N = W.shape[0], x.shape[0]
         block_loss, count = _block_loss(loss_fn, y)
+        classes = linears[-1].out_features
+        if type(loss_fn) is nn.CrossEntropyLoss and not _in_range(y, classes):
+            raise Unsupported  # torch's own cross-entropy refuses them, in its words
+        # The head in native code, when it builds here.
+        native_head = (
+            head is not None
+            and W.device.type == "cpu"
+            and W.dtype == torch.float32
+            and native.wanted()
+        )
+        stack = layers[:-1] if native_head else layers
         # Each parameter as a contiguous (K, ...) copy, and its gradient summed over blocks.
         # The first layer's bias rides in its product as one more input, a column of ones
         # beside the data: a separate bias costs a pass over the layer's output in each
@@ -320,14 +368,15 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
 
         step = N
         if x.device.type == "cpu":
-            blocks = math.ceil(N / max(1, CPU_BLOCK_BYTES // (K * widest * W.element_size())))
+            size = NATIVE_BLOCK_BYTES if native_head else CPU_BLOCK_BYTES
+            blocks = math.ceil(N / max(1, size // (K * widest * W.element_size())))
             step = math.ceil(N / blocks)  # equal blocks, no short tail
         costs = W.new_zeros(K)
         for start in range(0, N, step):
             cols = slice(start, min(start + step, N))
             tape: list[Callable] = []  # each layer's backward, in forward order
             a = x[cols].T  # (d, n), shared by every lane until the first layer
-            for i, m in enumerate(layers):
+            for i, m in enumerate(stack):
                 if isinstance(m, nn.Linear):
                     kw, kb = slots[i]
                     if i == 0 and fold:
@@ -347,8 +396,26 @@ def stacked_lanes(model: nn.Module, loss_fn, l2: float):
                     # In place only over a Linear's output, which no backward step reads.
                     a, backward = _activation(m, a, in_place=isinstance(layers[i - 1], nn.Linear))
                     tape.append(backward)
-            block_cost, g = block_loss(a, cols, buffers)
-            costs += block_cost
+            if native_head:
+                kw, kb = slots[len(layers) - 1]
+                native.cross_entropy_head(
+                    a,
+                    params[kw],
+                    None if kb is None else params[kb].view(K, classes),
+                    y[cols],
+                    grads[kw],
+                    None if kb is None else grads[kb].view(K, classes),
+                    costs,
+                    count=count,
+                    flush=_flush(W.dtype, count),
+                    activation=head,
+                    first=start == 0,
+                )
+                g = a  # now dL/d the activation's input: its backward is done
+                tape.pop()
+            else:
+                block_cost, g = block_loss(a, cols, buffers)
+                costs += block_cost
             for backward in reversed(tape):
                 g = backward(g)
 
