@@ -54,6 +54,20 @@ def test_matches_torch_and_per_lane_autograd(act, classes, bias, monkeypatch):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
 
 
+def test_many_classes_and_units(monkeypatch):
+    # 60 classes x 70 units: the weight gradients' sums no longer fit the kernel's scratch,
+    # and take a pass of their own.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 70), nn.Tanh(), nn.Linear(70, 60))
+    dim = sum(p.numel() for p in model.parameters())
+    W = torch.randn(3, dim) * 0.3
+    x, y = torch.randn(41, 5), torch.randint(0, 60, (41,))
+    fast, slow = both(model, nn.CrossEntropyLoss(), 0.0, W, (x, y), monkeypatch)
+    ref = per_lane(model, nn.CrossEntropyLoss(), W, x, y, 0.0)
+    for got in (fast, slow):
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("columns", [1, 16, 20, 37])
 def test_blocks_of_samples_add_up(columns, monkeypatch):
     # Deeper stacks: torch's operations carry the way back from the head's output.

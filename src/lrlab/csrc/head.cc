@@ -173,12 +173,14 @@ inline void input_grads(int H, int stride, const float *g, const float *w, int c
 void lane(int H, int C, int n, int stride, float count, float flush, int act, bool first,
           float *a, const float *w, const float *b, const int64_t *target, float *gw, float *gb,
           float *loss, float *g, float *h, float *d) {
+    const float per_sample = 1.f / count;
     vf sum = splat(0.f);
     vi bad = vi{};  // a non-finite output anywhere makes the whole lane NaN, as in torch
     for (int s = 0; s < n; s += V) {
         int m = n - s < V ? n - s : V;
         for (int j = 0; j < H; j++) {
             const float *row = a + (int64_t)j * n + s;
+            __builtin_prefetch(row + 2 * V);  // H streams: too many for the hardware's prefetch
             store(h + j * V, m == V ? load(row) : load_part(row, m));
         }
         float *gs = g + s;
@@ -203,11 +205,12 @@ void lane(int H, int C, int n, int stride, float count, float flush, int act, bo
         }
         vf inv = 1.f / exps;
         for (int c = 0; c < C; c++) {
-            // dL/d output = (softmax - onehot) / count, as torch's backward, with the softmax
-            // flushed to zero where lrlab.stacked flushes it (see `flush` there).
+            // dL/d output = (softmax - onehot) / count, as torch's backward (a product with
+            // 1 / count: within an ulp of its quotient), with the softmax flushed to zero
+            // where lrlab.stacked flushes it (see `flush` there).
             vf p = load(gs + c * stride) * inv;
             p = p > flush ? p : splat(0.f);
-            vf grad = (p - (t == c ? splat(1.f) : splat(0.f))) / count;
+            vf grad = (p - (t == c ? splat(1.f) : splat(0.f))) * per_sample;
             store(gs + c * stride, t >= 0 ? grad : splat(0.f));
         }
         vf each = top + log_ge1(exps) - picked;  // -log softmax at the target
