@@ -215,6 +215,7 @@ class Scheduler:
         return await self._wait(ask.answer, at)
 
     def _run_batch(self, batch: _Batch) -> None:
+        outcomes: list[tuple[_Ask, bool, Any]] = []  # (ask, answered, answer or error)
         try:
             with self.lock:  # from here on no ask joins this batch
                 if self.open.get(batch.key) is batch:
@@ -222,9 +223,7 @@ class Scheduler:
                 asks = list(batch.asks)
             now = time.monotonic()
             live = [a for a in asks if a.deadline >= now]
-            for a in asks:
-                if a.deadline < now:
-                    a.answer.set_exception(TimeUp())
+            outcomes += [(a, False, TimeUp()) for a in asks if a.deadline < now]
             if not live:
                 return
             try:
@@ -232,16 +231,22 @@ class Scheduler:
                     [a.item for a in live], deadline(max(a.deadline for a in live))
                 )
             except Exception as err:
-                for a in live:
-                    a.answer.set_exception(err)
+                outcomes += [(a, False, err) for a in live]
                 return
             for a in live:
                 try:
-                    a.answer.set_result(batch.answer(shared, a.item))
+                    outcomes.append((a, True, batch.answer(shared, a.item)))
                 except Exception as err:
-                    a.answer.set_exception(err)
+                    outcomes.append((a, False, err))
         finally:
+            # The lane is free before anyone hears back: a waiter that wakes finds its
+            # admission returned.
+            self._release(LIGHT)
+            for a, answered, value in outcomes:
+                if answered:
+                    a.answer.set_result(value)
+                else:
+                    a.answer.set_exception(value)
             for a in batch.asks:  # only after a bug above: never leave a waiter without answer
                 if not a.answer.done():
                     a.answer.set_exception(RuntimeError("the batch stopped unexpectedly"))
-            self._release(LIGHT)
