@@ -70,7 +70,7 @@ import time
 import torch
 
 import lrlab
-from lrlab import datasets, fused
+from lrlab import datasets, fused, native
 
 
 def sequential(name: str, lrs, steps: int, optimizer=torch.optim.SGD) -> float:
@@ -189,6 +189,8 @@ def speed(quick: bool) -> dict[str, float]:
                 lane_steps[rule] = gradients
                 if rule == "sgd":
                     gradients_per_s[name] = max(gradients_per_s.get(name, 0), gradients / seconds)
+        if name == "digits-mlp" and native.unavailable() is None:
+            native_gain(name, grids["sgd"], steps, repeats)
         sgd_sweep = min(times["sgd"][1])
         per_step = {rule: min(bat) / lane_steps[rule] for rule, (_, bat) in times.items()}
         for rule, (seq, bat) in times.items():
@@ -205,6 +207,21 @@ def speed(quick: bool) -> dict[str, float]:
                 f"{name:<18}{rule:<6}{seq:>14.3f}{bat:>12.3f}{seq / bat:>9.1f}x{target:>7}x" + ratio
             )
     return gradients_per_s
+
+
+def native_gain(name: str, lrs, steps: int, repeats: int) -> None:
+    """The SGD sweep with the native head against the same sweep on torch's operations
+    alone (``LRLAB_NATIVE=off``), interleaved."""
+    best = {"on": float("inf"), "off": float("inf")}
+    for _ in range(repeats):
+        for mode in best:
+            os.environ[native.ENV] = mode
+            best[mode] = min(best[mode], batched(name, lrs, steps)[0])
+    os.environ.pop(native.ENV)
+    print(
+        f"{name} sgd sweep: native head {best['on']:.3f} s, torch's operations alone "
+        f"{best['off']:.3f} s ({best['off'] / best['on']:.2f}x)"
+    )
 
 
 def rosenbrock_speed(n_lanes: int, n_steps: int, repeats: int = 2) -> None:
@@ -255,6 +272,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     peak = matmul_peak()
     print(f"this machine's float32 matmul peak: {peak:.1f} GFLOP/s")
+    print(f"native head: {native.unavailable() or 'built and checked'}")
     n_lanes, n_steps = (10_000, 100) if args.quick else (100_000, 1000)
     if args.rosenbrock:
         rosenbrock_speed(n_lanes, n_steps)
