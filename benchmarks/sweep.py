@@ -53,7 +53,8 @@ The digits-mlp Adam rows and the speed table did not finish under that load; run
 
 On this machine (2 AVX-512 cores, quiet, peak 275-353 GFLOP/s; the latest numbers and where
 each millisecond of a digits-mlp step goes are in benchmarks/README.md): cancer-logistic 27-31x,
-digits-mlp 3.4-3.75x and 32-38% of the peak (both targets missed), Adam sweeps 1.15-1.35x the
+digits-mlp 5.1x and 54% of a 328.7 GFLOP/s peak with the native head (3.4-3.75x and 32-38% on
+torch's operations alone), Adam sweeps 1.08-1.35x the
 SGD sweeps (cancer-logistic, whose sweeps take 0.1 s, at the edge of the 1.3x target),
 rosenbrock fused 5.5e7-7.1e7 lane-steps/s, record=summary adds 74-75 MB.
 """
