@@ -34,7 +34,7 @@ def both(model, loss_fn, l2, W, batch, monkeypatch):
 
 def test_it_builds_wherever_a_compiler_is():
     # A compiler here and no kernel would silently cost every user the speed: fail instead.
-    if native._compiler() is None:
+    if native.compiler() is None:
         pytest.skip("no C++ compiler on this machine")
     assert native.unavailable() is None
 
@@ -161,7 +161,7 @@ def test_the_kernel_refuses_tensors_it_cannot_read():
 
 
 def test_it_is_built_once_into_the_cache_and_loaded_after(fresh, monkeypatch):
-    if native._compiler() is None:
+    if native.compiler() is None:
         pytest.skip("no C++ compiler on this machine")
     assert native.unavailable() is None
     (built,) = fresh.iterdir()  # no partial file left beside it
@@ -173,7 +173,7 @@ def test_it_is_built_once_into_the_cache_and_loaded_after(fresh, monkeypatch):
 
 
 def test_without_a_compiler_torch_takes_over(fresh, monkeypatch):
-    monkeypatch.setattr(native, "_compiler", lambda: None)
+    monkeypatch.setattr(native, "compiler", lambda: None)
     assert "no C++ compiler" in native.unavailable()
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3))
     W = torch.randn(2, 3 * 4 + 4 + 4 * 3 + 3)
@@ -199,7 +199,7 @@ def test_a_compiler_that_fails_is_reported_and_torch_takes_over(fresh, monkeypat
 
 
 def test_a_library_that_disagrees_with_torch_is_not_used(fresh, monkeypatch):
-    if native._compiler() is None:
+    if native.compiler() is None:
         pytest.skip("no C++ compiler on this machine")
     real = native._call
 
@@ -227,4 +227,4 @@ def test_a_digits_sweep_follows_plain_sgd_either_way(mode, monkeypatch):
 def test_no_compiler_on_path_is_detected(monkeypatch):
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert native._compiler() is None
+    assert native.compiler() is None

@@ -28,13 +28,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import threading
 import time
 import warnings
 from collections.abc import Callable
 
 import torch
+
+from . import native
 
 __all__ = ["CALIBRATION_ROUNDS", "MIN_ACTIVE_LANES", "MIN_LANE_STEPS", "FusedStep"]
 __all__ += ["compiler_available", "wanted"]
@@ -61,15 +62,14 @@ _last_compile = [None]
 
 
 def compiler_available() -> bool:
-    """Whether a C++ compiler is on the PATH (``$CXX``, g++, c++ or clang++), which
-    inductor needs on the CPU.
+    """Whether a C++ compiler is on the PATH (:func:`lrlab.native.compiler`), which inductor
+    needs on the CPU.
 
     Example:
         >>> isinstance(compiler_available(), bool)
         True
     """
-    names = [os.environ["CXX"]] if os.environ.get("CXX") else []
-    return any(shutil.which(n) for n in [*names, "g++", "c++", "clang++"])
+    return native.compiler() is not None
 
 
 def _mode() -> str:

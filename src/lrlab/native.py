@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["ENV", "NativeUnavailable", "cross_entropy_head", "unavailable", "wanted"]
+__all__ = ["ENV", "NativeUnavailable", "compiler", "cross_entropy_head", "unavailable", "wanted"]
 
 #: The environment variable that chooses: "auto", "on" or "off".
 ENV = "LRLAB_NATIVE"
@@ -61,7 +61,14 @@ def _mode() -> str:
     return mode if mode in ("on", "off") else "auto"
 
 
-def _compiler() -> str | None:
+def compiler() -> str | None:
+    """The C++ compiler on the PATH (``$CXX``, g++, c++ or clang++), or None; inductor on the
+    CPU (:mod:`lrlab.fused`) needs one too.
+
+    Example:
+        >>> compiler() is None or os.path.isfile(compiler())
+        True
+    """
     names = [os.environ["CXX"]] if os.environ.get("CXX") else []
     return next((p for n in [*names, "g++", "c++", "clang++"] if (p := shutil.which(n))), None)
 
@@ -178,10 +185,10 @@ def _library() -> ctypes.CDLL:
             return _state["lib"]  # type: ignore[return-value]
         if "why" not in _state:
             try:
-                compiler = _compiler()
-                if compiler is None:
+                found = compiler()
+                if found is None:
                     raise OSError("no C++ compiler ($CXX, g++, c++ or clang++) on the PATH")
-                lib = _load(_build(compiler))
+                lib = _load(_build(found))
                 _self_check(lib)
                 _state["lib"] = lib
                 return lib

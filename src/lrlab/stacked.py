@@ -138,12 +138,7 @@ def _linear_backward(w, gw, gb, a, g, out, first: bool) -> torch.Tensor | None:
 # --- activations -----------------------------------------------------------------------
 
 # Activations before the last layer that the native head takes, by the kernel's name.
-_HEAD_ACTIVATIONS = {
-    nn.Tanh: "Tanh",
-    nn.Sigmoid: "Sigmoid",
-    nn.ReLU: "ReLU",
-    nn.Identity: "Identity",
-}
+_HEAD_ACTIVATIONS = {getattr(nn, name): name for name in native.ACTIVATIONS}
 
 
 # Activations computed in place, with autograd's backward from the output alone:
